@@ -1,0 +1,94 @@
+"""Set up the project's virtual environment, then run the main job or the tests.
+
+Usage (from the repository root, with nothing but Python 3.11+ installed):
+
+    python3 dev.py demo     # the main job, on an embedded PostgreSQL
+    python3 dev.py test     # lint, type-check and the whole test suite
+
+Any further arguments are passed on (``python3 dev.py test -k migrations``).
+The environment lives in ``.venv/`` and is rebuilt from ``requirements.lock``
+whenever the lock file or ``pyproject.toml`` changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".lumiku-lock-sha256"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _lock_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("requirements.lock", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _run(*args: str | Path) -> None:
+    result = subprocess.run([str(a) for a in args], cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(f"dev.py: step failed ({result.returncode}): {' '.join(map(str, args))}")
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the locked dependencies unless already current."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - runs on the bare system Python
+        sys.exit("dev.py: Python 3.11 or newer is required")
+    digest = _lock_digest()
+    if STAMP.exists() and STAMP.read_text().strip() == digest and PYTHON.exists():
+        return
+    print("dev.py: preparing .venv from requirements.lock (first run takes a minute)", flush=True)
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    pip = [PYTHON, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    # Hash-checked install: what the lock file names is exactly what runs.
+    _run(*pip, "install", "--require-hashes", "--no-deps", "-r", "requirements.lock")
+    _run(*pip, "install", "--no-deps", "-e", ".")
+    STAMP.write_text(digest + "\n")
+
+
+def run_tests(extra: list[str]) -> int:
+    """Lint, type-check, then run pytest; stop at the first failing stage."""
+    for stage in (
+        [BIN / "ruff", "check", "."],
+        [BIN / "ruff", "format", "--check", "."],
+        [BIN / "mypy"],
+    ):
+        print(
+            f"dev.py: {' '.join(str(s.name if isinstance(s, Path) else s) for s in stage)}",
+            flush=True,
+        )
+        if subprocess.run([str(s) for s in stage], cwd=ROOT).returncode != 0:
+            return 1
+    return subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"demo", "test", "setup"}:
+        print(__doc__)
+        return 1
+    ensure_venv()
+    command, extra = argv[0], argv[1:]
+    if command == "setup":
+        return 0
+    if command == "test":
+        return run_tests(extra)
+    program = str(BIN / "lumiku-ops")
+    if os.name != "nt":
+        # Replace this process so Ctrl-C reaches the demo alone and it can clean up.
+        os.chdir(ROOT)
+        os.execv(program, [program, "demo", *extra])
+    return subprocess.run([program, "demo", *extra], cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

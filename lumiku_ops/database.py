@@ -1,0 +1,69 @@
+"""Which database a command talks to, and the secret the reference service signs with."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from lumiku_ops.embedded import default_data_dir, start_embedded
+from lumiku_ops.errors import ConfigError, DatabaseUnreachableError
+from lumiku_ops.redaction import mask_url, redact
+from lumiku_ops.settings import Settings, validate_jwt_secret
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded(settings.data_dir).url()
+
+
+def check_database(url: str, *, timeout_s: int = 5) -> str:
+    """Connect once and return the server's version string.
+
+    Raises:
+        DatabaseUnreachableError: with the masked URL and the driver's reason.
+    """
+    engine = create_engine(url, connect_args={"connect_timeout": timeout_s})
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SHOW server_version")).scalar_one())
+    except SQLAlchemyError as exc:
+        reason = redact(str(getattr(exc, "orig", exc)).strip().splitlines()[0], [url])
+        raise DatabaseUnreachableError(
+            f"cannot connect to {mask_url(url)}: {reason}. "
+            "Check that the server is running and DATABASE_URL is right."
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _secret_file(settings: Settings) -> Path:
+    return (settings.data_dir or default_data_dir()).parent / "jwt-secret"
+
+
+def resolve_jwt_secret(settings: Settings) -> str:
+    """``LUMIKU_JWT_SECRET`` (validated), or, on the embedded database only, a local one.
+
+    The embedded demo generates a random secret once and keeps it beside the data
+    directory (mode 0600), so ``serve`` and ``token`` agree without any set-up.
+
+    Raises:
+        ConfigError: no secret on a real database, or an unsafe one.
+    """
+    if settings.jwt_secret:
+        return validate_jwt_secret(settings.jwt_secret)
+    if not settings.embedded:
+        raise ConfigError(
+            "LUMIKU_JWT_SECRET is not set; the service needs it to verify tokens "
+            "(at least 32 random characters)"
+        )
+    path = _secret_file(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return validate_jwt_secret(path.read_text().strip())

@@ -1,0 +1,53 @@
+"""Run the reference service under uvicorn."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from lumiku_ops.database import resolve_database_url, resolve_jwt_secret
+from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.settings import Settings
+from service.app import create_app
+from service.log import configure_logging
+from service.settings import ServiceSettings
+
+
+def service_settings(settings: Settings, *, log_file: Path | None = None) -> ServiceSettings:
+    """The service's settings for ``settings``; the secret is checked before anything starts."""
+    secret = resolve_jwt_secret(settings)
+    return ServiceSettings(
+        database_url=resolve_database_url(settings),
+        jwt_secret=secret,
+        migrations_dir=settings.migrations_dir,
+        log_file=log_file,
+    )
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail early, with advice, when another process already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise LumikuOpsError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); "
+                "stop the other process or pass --port"
+            ) from None
+
+
+def run_service(config: ServiceSettings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the Background Remover API with ``config`` until interrupted."""
+    ensure_port_free(host, port)
+    configure_logging(config.log_file)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )

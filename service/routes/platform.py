@@ -1,0 +1,50 @@
+"""The seed's "what's working" contrast: credits balance and the app dashboard."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from service.auth import Caller, DbSession
+from service.models import App, Credit
+from service.plugin_config import PLUGINS
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/credits/balance")
+def credit_balance(user: Caller, session: DbSession) -> dict[str, Any]:
+    """The ``balance`` of the caller's latest ledger row (not a sum), 0 with no rows."""
+    balance = session.scalar(
+        select(Credit.balance)
+        .where(Credit.userId == user.id)
+        .order_by(Credit.createdAt.desc(), Credit.id.desc())
+        .limit(1)
+    )
+    return {"success": True, "data": {"balance": balance or 0}}
+
+
+@router.get("/apps")
+def list_apps(user: Caller, session: DbSession) -> dict[str, Any]:
+    """Enabled plugins for the dashboard, ordered, with usage stats from ``apps`` rows."""
+    rows = {row.appId: row for row in session.scalars(select(App))}
+    apps: list[dict[str, Any]] = []
+    for config in sorted(PLUGINS, key=lambda c: c["dashboard"]["order"]):
+        row = rows.get(config["appId"])
+        features = config["features"]
+        if not features["enabled"] or features["comingSoon"] or (row and not row.enabled):
+            continue
+        if user.role not in config["access"]["allowedRoles"]:
+            continue
+        entry = copy.deepcopy(config)
+        entry.update(
+            availableModels=0,
+            usesOwnPricing=True,
+            totalUsage=row.totalUsage if row else 0,
+            activeUsers=row.activeUsers if row else 0,
+        )
+        apps.append(entry)
+    return {"apps": apps}
