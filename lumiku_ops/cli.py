@@ -17,7 +17,7 @@ from lumiku_ops.accounts import ensure_account, issue_token
 from lumiku_ops.database import resolve_database_url, resolve_jwt_secret
 from lumiku_ops.errors import LumikuOpsError
 from lumiku_ops.redaction import mask_url
-from lumiku_ops.serve import run_service, service_settings
+from lumiku_ops.serve import ensure_port_free, run_service, service_settings
 from lumiku_ops.settings import load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_PROBLEM = 0, 1, 3
@@ -47,9 +47,11 @@ def cli() -> None:
 def serve(database_url: str | None, host: str, port: int, log_file: Path | None) -> None:
     """Serve the reference Background Remover API."""
     settings = load_settings(database_url=database_url)
+    config = service_settings(settings, log_file=log_file)
+    ensure_port_free(host, port)
     where = mask_url(settings.database_url) if settings.database_url else "embedded PostgreSQL"
     click.echo(f"lumiku-ops: serving on http://{host}:{port} (database: {where})", err=True)
-    run_service(service_settings(settings, log_file=log_file), host=host, port=port)
+    run_service(config, host=host, port=port)
 
 
 @cli.command()

@@ -61,7 +61,9 @@ def service_factory(tmp_path: Path) -> Iterator[object]:
 
     def start(database_url: str, **env: str) -> RunningService:
         service = start_service(
-            database_url, jwt_secret=JWT_SECRET, log_file=tmp_path / f"service{len(started)}.log",
+            database_url,
+            jwt_secret=JWT_SECRET,
+            log_file=tmp_path / f"service{len(started)}.log",
             extra_env=env,
         )
         started.append(service)

@@ -61,8 +61,18 @@ def start_service(
     env = {**os.environ, "LUMIKU_JWT_SECRET": jwt_secret, **(extra_env or {})}
     env.pop("DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "lumiku_ops", "serve", "--database-url", database_url,
-         "--port", str(port), "--log-file", str(log_file)],
+        [
+            sys.executable,
+            "-m",
+            "lumiku_ops",
+            "serve",
+            "--database-url",
+            database_url,
+            "--port",
+            str(port),
+            "--log-file",
+            str(log_file),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

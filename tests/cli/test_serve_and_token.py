@@ -1,0 +1,127 @@
+"""``lumiku-ops serve`` and ``token`` as an operator runs them: exit codes and messages."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jwt
+import pytest
+
+from tests.conftest import JWT_SECRET
+from tests.utils.db import upgrade
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LUMIKU_JWT_SECRET"}
+    }
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "lumiku_ops", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    for phrase in phrases:
+        assert phrase in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("secret", "phrase"),
+    [("changethis", "placeholder"), ("short-but-random-9f3c", "at least 32")],
+)
+def test_serve_refuses_an_unsafe_secret(secret: str, phrase: str) -> None:
+    result = run_cli(
+        "serve", "--database-url", "postgresql://u:p@127.0.0.1:1/db", LUMIKU_JWT_SECRET=secret
+    )
+    assert_clean_error(result, phrase)
+    assert secret not in result.stderr
+
+
+def test_serve_refuses_to_run_without_a_secret_on_a_real_database() -> None:
+    result = run_cli("serve", "--database-url", "postgresql://u:p@127.0.0.1:1/db")
+    assert_clean_error(result, "LUMIKU_JWT_SECRET is not set")
+
+
+def test_serve_says_when_the_port_is_taken() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_cli(
+            "serve",
+            "--database-url",
+            "postgresql://u:p@127.0.0.1:1/db",
+            "--port",
+            str(port),
+            LUMIKU_JWT_SECRET=JWT_SECRET,
+        )
+    assert_clean_error(result, f"127.0.0.1:{port}", "--port")
+
+
+def test_a_non_postgres_url_is_refused() -> None:
+    result = run_cli(
+        "token", "--database-url", "mysql://root@localhost/db", LUMIKU_JWT_SECRET=JWT_SECRET
+    )
+    assert_clean_error(result, "only PostgreSQL")
+
+
+@pytest.mark.db
+def test_token_prints_only_a_jwt_for_a_user_with_that_balance(fresh_db: str) -> None:
+    upgrade(fresh_db, "0001")
+    result = run_cli(
+        "token",
+        "--database-url",
+        fresh_db,
+        "--email",
+        "ops@lumiku.local",
+        "--credits",
+        "1092",
+        LUMIKU_JWT_SECRET=JWT_SECRET,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1
+    claims = jwt.decode(result.stdout.strip(), JWT_SECRET, algorithms=["HS256"])
+    assert claims["email"] == "ops@lumiku.local"
+
+    again = run_cli(
+        "token",
+        "--database-url",
+        fresh_db,
+        "--email",
+        "ops@lumiku.local",
+        LUMIKU_JWT_SECRET=JWT_SECRET,
+    )
+    same_user = jwt.decode(again.stdout.strip(), JWT_SECRET, algorithms=["HS256"])["userId"]
+    assert same_user == claims["userId"]
+
+
+@pytest.mark.db
+def test_token_on_a_database_without_tables_says_what_to_do(fresh_db: str) -> None:
+    result = run_cli("token", "--database-url", fresh_db, LUMIKU_JWT_SECRET=JWT_SECRET)
+    assert_clean_error(result, "alembic upgrade 0001")
+
+
+def test_token_on_a_dead_database_hides_the_password() -> None:
+    result = run_cli(
+        "token",
+        "--database-url",
+        "postgresql://ops:s3cr3t-pw@127.0.0.1:1/prod",
+        LUMIKU_JWT_SECRET=JWT_SECRET,
+    )
+    assert_clean_error(result, "127.0.0.1")
+    assert "s3cr3t-pw" not in result.stderr + result.stdout

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from lumiku_ops.redaction import mask_url, redact
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOiJ1MSJ9.c2lnbmF0dXJlLXZhbHVl"
+
+
+def test_mask_url_hides_only_the_password() -> None:
+    assert mask_url("postgresql+psycopg://ops:hunter2@db:5432/prod") == (
+        "postgresql+psycopg://ops:***@db:5432/prod"
+    )
+    assert mask_url("postgresql://ops@db/prod") == "postgresql://ops@db/prod"
+
+
+def test_redact_removes_known_secrets_tokens_and_url_passwords() -> None:
+    text = (
+        f"curl -H 'Authorization: Bearer {TOKEN}' ; token={TOKEN} ; "
+        "postgresql://ops:hunter2@db/prod ; api key sk-live-123456"
+    )
+    cleaned = redact(text, ["sk-live-123456", None, ""])
+    for secret in (TOKEN, "hunter2", "sk-live-123456"):
+        assert secret not in cleaned
+    assert "Authorization: Bearer ***" in cleaned
+    assert "postgresql://ops:***@db/prod" in cleaned
+
+
+def test_redact_leaves_ordinary_text_alone() -> None:
+    text = "GET /api/background-remover/jobs -> 500 (relation does not exist)"
+    assert redact(text) == text

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lumiku_ops.errors import ConfigError
+from lumiku_ops.settings import load_settings, normalize_database_url, validate_jwt_secret
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@h:5432/db", "postgresql+psycopg://u:p@h:5432/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@/db?host=/tmp/x", "postgresql+psycopg://u@/db?host=%2Ftmp%2Fx"),
+    ],
+)
+def test_urls_are_normalised_to_psycopg3(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["sqlite:///x.db", "not a url", "mysql://root@h/db"])
+def test_non_postgres_urls_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        normalize_database_url(bad)
+
+
+@pytest.mark.parametrize("secret", ["changethis", "please-change-me-" + "x" * 30, "short"])
+def test_unsafe_secrets_are_refused(secret: str) -> None:
+    with pytest.raises(ConfigError):
+        validate_jwt_secret(secret)
+
+
+def test_flags_beat_environment_beats_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://env@h/db")
+    monkeypatch.setenv("LUMIKU_API_URL", "http://env:1/")
+    monkeypatch.setenv("LUMIKU_TOKEN", "tok-from-env")
+    settings = load_settings(api_url="http://flag:2/", migrations_dir="migrations")
+    assert settings.database_url == "postgresql+psycopg://env@h/db"
+    assert settings.api_url == "http://flag:2"
+    assert settings.migrations_dir == Path("migrations").resolve()
+    assert "tok-from-env" not in repr(settings)
+    assert load_settings(database_url="postgresql://flag@h/db").database_url.startswith(
+        "postgresql+psycopg://flag@"
+    )
+
+
+def test_no_database_url_means_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert load_settings().embedded
