@@ -18,6 +18,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+from lumiku_ops.schema_filter import include_object
 from service.models import metadata
 
 config = context.config
@@ -52,6 +53,7 @@ def _configure(**kwargs: object) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
+        include_object=include_object,
         # One transaction for the whole range: a failure leaves nothing half-applied.
         transaction_per_migration=False,
         **kwargs,  # type: ignore[arg-type]

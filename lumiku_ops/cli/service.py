@@ -1,38 +1,18 @@
-"""The ``lumiku-ops`` command line: parse, make one library call, render, pick an exit code.
-
-Exit codes: 0 all good, 3 a check failed or a problem was found, 1 usage or runtime error.
-"""
+"""``serve``, ``token`` and ``demo``: run the reference service and reach it."""
 
 from __future__ import annotations
 
-import signal
-import sys
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from lumiku_ops import demo as demo_module
 from lumiku_ops.accounts import ensure_account, issue_token
+from lumiku_ops.cli.base import cli, database_url_option
 from lumiku_ops.database import resolve_database_url, resolve_jwt_secret
-from lumiku_ops.errors import LumikuOpsError
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.serve import ensure_port_free, run_service, service_settings
 from lumiku_ops.settings import load_settings
-
-EXIT_OK, EXIT_ERROR, EXIT_PROBLEM = 0, 1, 3
-
-database_url_option = click.option(
-    "--database-url",
-    metavar="URL",
-    help="postgresql+psycopg://... (default: $DATABASE_URL, else the embedded server).",
-)
-
-
-@click.group()
-@click.version_option(package_name="lumiku-ops")
-def cli() -> None:
-    """Runbooks for the 'migration never created' incident."""
 
 
 @cli.command()
@@ -83,32 +63,3 @@ def token(
 def demo(host: str, port: int, revision: str) -> None:
     """Serve the reference service on a fresh embedded database, ready to call."""
     demo_module.run_demo(load_settings(), host=host, port=port, revision=revision)
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # SystemExit unwinds normally, so atexit hooks (which stop the embedded PostgreSQL) run;
-    # the default SIGTERM action would kill the process and leave the server behind.
-    raise SystemExit(128 + signum)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: errors become one ``error:`` line and exit code 1, never a traceback."""
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        cli.main(args=argv, prog_name="lumiku-ops", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return EXIT_ERROR
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_ERROR
-    except LumikuOpsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        return EXIT_ERROR
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())
