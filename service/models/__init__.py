@@ -7,7 +7,7 @@ from service.models.background_remover import (
     BackgroundRemoverSubscriptionUsage,
 )
 from service.models.base import Base, new_id, utcnow
-from service.models.core import App, Credit, User
+from service.models.core import App, Credit, IdempotencyKey, User
 
 metadata = Base.metadata
 
@@ -19,6 +19,7 @@ __all__ = [
     "BackgroundRemoverSubscriptionUsage",
     "Base",
     "Credit",
+    "IdempotencyKey",
     "User",
     "metadata",
     "new_id",

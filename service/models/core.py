@@ -93,3 +93,26 @@ class App(Base):
     dashboardColor: Mapped[str] = mapped_column(Text, server_default="blue", default="blue")
     createdAt: Mapped[datetime] = mapped_column(TIMESTAMP3, server_default=NOW, default=utcnow)
     updatedAt: Mapped[datetime] = mapped_column(TIMESTAMP3, default=utcnow, onupdate=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key``: the first request's result, replayed to retries.
+
+    Platform infrastructure like the ledger (revision ``0001``), so a retried charge is
+    caught whatever app made it.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (prisma_index("userId", "key", unique=True),)
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True, default=new_id)
+    userId: Mapped[str] = mapped_column(
+        Text, ForeignKey("users.id", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    key: Mapped[str] = mapped_column(Text)
+    endpoint: Mapped[str] = mapped_column(Text)
+    requestHash: Mapped[str] = mapped_column(Text)
+    responseStatus: Mapped[int | None] = mapped_column(Integer)
+    responseBody: Mapped[str | None] = mapped_column(Text)
+    createdAt: Mapped[datetime] = mapped_column(TIMESTAMP3, server_default=NOW, default=utcnow)
+    completedAt: Mapped[datetime | None] = mapped_column(TIMESTAMP3)

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from lumiku_ops.catalog import snapshot
+from lumiku_ops.schema_filter import include_object
 from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR, REPO_ROOT
 from service.models import metadata
 from service.schema_version import script_directory
@@ -47,14 +48,35 @@ def test_upgrade_downgrade_upgrade_round_trip(fresh_db: str) -> None:
         assert snapshot(connection) == at_head
     downgrade(fresh_db, "base")
     with connect(fresh_db) as connection:
-        assert snapshot(connection)["tables"].keys() == {"public.alembic_version"}
+        empty = snapshot(connection)
+        functions = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'public'"
+            )
+        ).scalar_one()
+    # 0001 also removes the job queue it created: its tables, types and functions.
+    assert empty["tables"].keys() == {"public.alembic_version"}
+    assert empty["other"] == []
+    assert functions == 0
+
+
+@pytest.mark.db
+def test_the_baseline_creates_the_job_queue(fresh_db: str) -> None:
+    upgrade(fresh_db, "0001")
+    with connect(fresh_db) as connection:
+        tables = set(snapshot(connection)["tables"])
+    assert {"public.procrastinate_jobs", "public.procrastinate_workers"} <= tables
+    assert "public.idempotency_keys" in tables
 
 
 @pytest.mark.db
 def test_models_hold_no_change_that_no_revision_captures(fresh_db: str) -> None:
     upgrade(fresh_db, "head")
     with connect(fresh_db) as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         assert compare_metadata(context, metadata) == []
 
 
