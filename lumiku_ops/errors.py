@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lumiku_ops.endpoints import CheckResult
+
 
 class LumikuOpsError(Exception):
     """Base class: a problem the operator can act on; the message says what to do."""
@@ -17,3 +23,11 @@ class DatabaseUnreachableError(LumikuOpsError):
 
 class EmbeddedDatabaseError(LumikuOpsError):
     """The embedded PostgreSQL could not be started."""
+
+
+class CheckFailedError(LumikuOpsError):
+    """Raised by ``raise_for_failed_checks()``; carries the failed results as ``.checks``."""
+
+    def __init__(self, message: str, *, checks: Sequence[CheckResult]) -> None:
+        super().__init__(message)
+        self.checks = list(checks)
