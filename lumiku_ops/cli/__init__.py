@@ -12,7 +12,10 @@ from types import FrameType
 
 import click
 
-from lumiku_ops.cli import service  # noqa: F401  (registers its commands)
+from lumiku_ops.cli import (
+    service,  # noqa: F401  (registers its commands)
+    verify,  # noqa: F401
+)
 from lumiku_ops.cli.base import EXIT_ERROR, EXIT_OK, cli
 from lumiku_ops.errors import LumikuOpsError
 

@@ -1,0 +1,76 @@
+"""``verify``: curl-style checks of the service's endpoints, retried until a deadline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lumiku_ops.cli.base import api_url_option, cli, emit, json_option
+from lumiku_ops.durations import parse_duration
+from lumiku_ops.endpoints import DEFAULT_TOKEN_ENV, Check, load_checks, verify_endpoints
+from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.redaction import mask_url, redact
+from lumiku_ops.settings import load_settings
+from lumiku_ops.transcript import format_junit, format_verification
+
+
+class ChecksFile(click.ParamType):
+    """A checks file, loaded while parsing; a bad file is one ``error:`` line (exit 1)."""
+
+    name = "FILE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, list):
+            return value
+        return load_checks(value)
+
+
+@cli.command()
+@api_url_option
+@click.option(
+    "--checks",
+    "checks",
+    type=ChecksFile(),
+    help="Checks file, JSON or TOML (default: the seed's three expected answers).",
+)
+@click.option(
+    "--deadline",
+    default="60s",
+    show_default=True,
+    help="Retry failing checks this long, e.g. 500ms, 20s, 2m (0: one attempt).",
+)
+@click.option(
+    "--token-env",
+    default=DEFAULT_TOKEN_ENV,
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding the bearer token.",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a JUnit XML report here.",
+)
+@json_option
+def verify(
+    api_url: str | None,
+    checks: list[Check] | None,
+    deadline: str,
+    token_env: str,
+    junit: Path | None,
+    as_json: bool,
+) -> int:
+    """Check the service's endpoints curl-style, retrying until the deadline."""
+    deadline_s = parse_duration(deadline)
+    settings = load_settings(api_url=api_url)
+    where = redact(mask_url(settings.api_url))
+    click.echo(f"lumiku-ops: verifying endpoints on {where} (deadline {deadline_s:g} s)", err=True)
+    verification = verify_endpoints(settings, checks, deadline_s=deadline_s, token_env=token_env)
+    if junit is not None:
+        try:
+            junit.write_text(format_junit(verification), encoding="utf-8")
+        except OSError as exc:
+            raise LumikuOpsError(f"cannot write the JUnit report {junit}: {exc.strerror}") from None
+    return emit(verification, as_json=as_json, render=format_verification, ok=verification.passed)
