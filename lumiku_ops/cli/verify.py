@@ -16,15 +16,9 @@ from lumiku_ops.settings import load_settings
 from lumiku_ops.transcript import format_junit, format_verification
 
 
-class ChecksFile(click.ParamType):
-    """A checks file, loaded while parsing; a bad file is one ``error:`` line (exit 1)."""
-
-    name = "FILE"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, list):
-            return value
-        return load_checks(value)
+def _load_checks(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    # Loading is part of parsing: a bad file stops here with one ``error:`` line (exit 1).
+    return load_checks(value) if value is not None else None
 
 
 @cli.command()
@@ -32,7 +26,8 @@ class ChecksFile(click.ParamType):
 @click.option(
     "--checks",
     "checks",
-    type=ChecksFile(),
+    metavar="FILE",
+    callback=_load_checks,
     help="Checks file, JSON or TOML (default: the seed's three expected answers).",
 )
 @click.option(
