@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from lumiku_ops.check_specs import Check, default_checks, load_checks
 from lumiku_ops.errors import CheckFailedError, ConfigError
 from lumiku_ops.http_probe import DEFAULT_TIMEOUT_S, Exchange, probe
-from lumiku_ops.redaction import mask_url, redact
+from lumiku_ops.redaction import redact
 from lumiku_ops.settings import Settings
 from lumiku_ops.shapes import first_difference, match_shape
 
@@ -200,7 +200,7 @@ def verify_endpoints(
             break
         time.sleep(interval_s)
     return Verification(
-        api_url=redact(mask_url(api_url), [token]),
+        api_url=redact(api_url, [token, urlsplit(api_url).password]),
         checks=results,
         duration_ms=round((time.monotonic() - started) * 1000),
         deadline_s=deadline_s,
@@ -287,7 +287,7 @@ def _checked_api_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(
-            f"API URL '{mask_url(url)}' is not an http(s) URL; e.g. http://127.0.0.1:8000"
+            f"API URL '{redact(url)}' is not an http(s) URL; e.g. http://127.0.0.1:8000"
         )
     return url.rstrip("/")
 

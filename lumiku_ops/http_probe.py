@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lumiku_ops.redaction import MASK, mask_url, redact
+from lumiku_ops.redaction import MASK, redact
 
 DEFAULT_TIMEOUT_S = 10.0
 _SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|passw|api[-_]?key", re.I)
@@ -81,7 +81,7 @@ def mask_headers(
 
 def curl_command(method: str, url: str, headers: Mapping[str, str], *, token_sent: bool) -> str:
     """The equivalent curl command, with the token shown as ``Bearer ***``."""
-    parts = ["curl", "-sS", "-X", method, _quote(mask_url(url))]
+    parts = ["curl", "-sS", "-X", method, _quote(redact(url))]
     if token_sent:
         parts += ["-H", _quote(f"Authorization: Bearer {MASK}")]
     for name, value in mask_headers(headers).items():
@@ -121,7 +121,7 @@ def probe(
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     record: dict[str, Any] = {
         "method": method,
-        "url": redact(mask_url(url), secrets),
+        "url": redact(url, secrets),
         "curl": curl,
         "request_target": redact(target, secrets),
         "request_headers": mask_headers(_wire_headers(parts.hostname, parts.port, sent), secrets),
