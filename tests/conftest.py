@@ -4,6 +4,7 @@ and the reference service running under uvicorn in a subprocess, reached over re
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +19,15 @@ JWT_SECRET = "test-" + "k" * 27 + "-9f3c1e7a5b"  # >= 32 chars, not a placeholde
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def pg_server() -> Iterator[PostgresServer]:
     """The server every database test uses; its version is printed in the header."""
     external = os.environ.get("LUMIKU_TEST_DATABASE_URL")
     if external:
         yield connect_external(external)
         return
-    server = start_embedded_for_tests(tmp_path_factory.mktemp("pg"))
+    # Not under pytest's basetemp: pytest prunes old basetemps, and a concurrent pytest run
+    # would delete a live server's data directory.
+    server = start_embedded_for_tests(Path(tempfile.mkdtemp(prefix="lumiku-test-pg-")))
     yield server
 
 

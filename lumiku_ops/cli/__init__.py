@@ -13,7 +13,10 @@ from types import FrameType
 import click
 
 from lumiku_ops.cli import (
-    service,  # noqa: F401  (registers its commands)
+    diagnose,  # noqa: F401  (each module registers its commands)
+    models,  # noqa: F401
+    service,  # noqa: F401
+    worker,  # noqa: F401
     verify,  # noqa: F401
 )
 from lumiku_ops.cli.base import EXIT_ERROR, EXIT_OK, cli

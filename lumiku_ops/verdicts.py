@@ -1,0 +1,156 @@
+"""The diagnosis verdicts, their precedence, and the remedy each one calls for.
+
+Precedence, highest first, when several conditions hold at once:
+
+1. ``DATABASE_UNREACHABLE``: nothing about the schema can be known.
+2. ``MIGRATION_NOT_CREATED``: the models define tables or columns that no revision
+   creates; applying revisions cannot help until one exists (the seed's case).
+3. ``REVISION_MISMATCH``: the version table does not describe the schema (it claims a
+   revision whose tables are missing, or the tables are ahead of it, as after the seed's
+   "manual SQL" option); applying would fail or skip work.
+4. ``MIGRATION_NOT_APPLIED``: the schema is exactly at its recorded, older revision.
+5. ``SCHEMA_PARTIAL``: some model tables exist, others not, matching no revision.
+6. ``SCHEMA_DRIFT``: the tables exist but differ from the models.
+7. ``API_UNREACHABLE``, 8. ``AUTH_REJECTED``, 9. ``UNKNOWN_SERVER_ERROR`` (500s with a
+   healthy schema), and 10. ``HEALTHY``.
+
+Schema verdicts rank above HTTP ones because they are causes and HTTP failures symptoms:
+a 500 from a missing table is explained by the table, whatever else the API does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DATABASE_UNREACHABLE = "DATABASE_UNREACHABLE"
+MIGRATION_NOT_CREATED = "MIGRATION_NOT_CREATED"
+REVISION_MISMATCH = "REVISION_MISMATCH"
+MIGRATION_NOT_APPLIED = "MIGRATION_NOT_APPLIED"
+SCHEMA_PARTIAL = "SCHEMA_PARTIAL"
+SCHEMA_DRIFT = "SCHEMA_DRIFT"
+API_UNREACHABLE = "API_UNREACHABLE"
+AUTH_REJECTED = "AUTH_REJECTED"
+UNKNOWN_SERVER_ERROR = "UNKNOWN_SERVER_ERROR"
+HEALTHY = "HEALTHY"
+
+PRECEDENCE = (
+    DATABASE_UNREACHABLE,
+    MIGRATION_NOT_CREATED,
+    REVISION_MISMATCH,
+    MIGRATION_NOT_APPLIED,
+    SCHEMA_PARTIAL,
+    SCHEMA_DRIFT,
+    API_UNREACHABLE,
+    AUTH_REJECTED,
+    UNKNOWN_SERVER_ERROR,
+    HEALTHY,
+)
+
+
+def strongest(findings: Sequence[str]) -> str:
+    """The verdict that wins among ``findings`` (``HEALTHY`` when there are none)."""
+    return min(findings, key=PRECEDENCE.index) if findings else HEALTHY
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """The next runbook to open and the exact command to run."""
+
+    runbook: str | None
+    command: str
+    explanation: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        """A JSON-ready form."""
+        return {"runbook": self.runbook, "command": self.command, "explanation": self.explanation}
+
+
+def suggest_message(tables: Sequence[str]) -> str:
+    """A revision message for new tables: their shared leading words (``add_background_models``)."""
+    split = [re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name) for name in tables]
+    common: list[str] = []
+    for words in zip(*split, strict=False):
+        if len({word.lower() for word in words}) != 1:
+            break
+        common.append(words[0].lower())
+    stem = "_".join(common) if common else (split[0][0].lower() if split and split[0] else "schema")
+    return f"add_{stem}_models"
+
+
+def remedy_for(
+    verdict: str,
+    *,
+    affected: Sequence[str],
+    migrations_flag: str = "",
+    matching_revision: str | None = None,
+) -> Remedy:
+    """The remedy for ``verdict``; commands read DATABASE_URL and LUMIKU_TOKEN from the env."""
+    m = migrations_flag
+    if verdict == MIGRATION_NOT_CREATED:
+        return Remedy(
+            "02_create_migration",
+            f"lumiku-ops migrate create --message {suggest_message(affected)}{m}",
+            "Autogenerate the missing revision from the models, review it, commit it, apply it.",
+        )
+    if verdict == MIGRATION_NOT_APPLIED:
+        return Remedy(
+            "03_apply_migration",
+            f"lumiku-ops migrate apply --confirm{m}",
+            "The revision exists but this database is behind: review `migrate plan`, then apply.",
+        )
+    if verdict == REVISION_MISMATCH:
+        target = matching_revision or "<revision matching the schema>"
+        return Remedy(
+            "03_apply_migration",
+            f"alembic stamp {target} && lumiku-ops migrate apply --confirm{m}",
+            f"The version table does not describe the schema, which matches revision {target}: "
+            "record that revision (stamp), then apply what is really pending.",
+        )
+    if verdict == SCHEMA_PARTIAL:
+        return Remedy(
+            "03_apply_migration",
+            f"lumiku-ops migrate verify{m}",
+            "Tables are missing in a way no revision explains (dropped by hand, or a script "
+            "half-applied): list the differences, restore the missing tables with a reviewed "
+            "corrective revision, then verify again.",
+        )
+    if verdict == SCHEMA_DRIFT:
+        return Remedy(
+            "02_create_migration",
+            f"lumiku-ops migrate verify{m}",
+            "The tables differ from the models: list the differences and write a corrective "
+            "revision (autogenerate compares the models with the revisions, not with this "
+            "database, so it cannot see drift).",
+        )
+    if verdict == DATABASE_UNREACHABLE:
+        return Remedy(
+            None,
+            "lumiku-ops diagnose --database-url postgresql+psycopg://USER@HOST:PORT/DB",
+            "Check that the server is running and that DATABASE_URL points at it.",
+        )
+    if verdict == API_UNREACHABLE:
+        return Remedy(
+            None,
+            "lumiku-ops serve",
+            "The service did not answer: start it, or set LUMIKU_API_URL to where it runs.",
+        )
+    if verdict == AUTH_REJECTED:
+        return Remedy(
+            None,
+            'export LUMIKU_TOKEN="$(lumiku-ops token)"',
+            "The service refused the token: set LUMIKU_TOKEN to a valid token for this service.",
+        )
+    if verdict == UNKNOWN_SERVER_ERROR:
+        return Remedy(
+            None,
+            "grep <requestId> <service log>",
+            "The schema is healthy, so the 500s come from elsewhere: look the request ids up "
+            "in the service's JSON log.",
+        )
+    return Remedy(
+        "04_verify_endpoints",
+        "lumiku-ops verify",
+        "Nothing wrong found: confirm the endpoints' responses.",
+    )
