@@ -11,7 +11,6 @@ from lumiku_ops.cli.base import api_url_option, cli, emit, json_option
 from lumiku_ops.durations import parse_duration
 from lumiku_ops.endpoints import DEFAULT_TOKEN_ENV, Check, load_checks, verify_endpoints
 from lumiku_ops.errors import LumikuOpsError
-from lumiku_ops.redaction import redact
 from lumiku_ops.settings import load_settings
 from lumiku_ops.transcript import format_junit, format_verification
 
@@ -60,8 +59,6 @@ def verify(
     """Check the service's endpoints curl-style, retrying until the deadline."""
     deadline_s = parse_duration(deadline)
     settings = load_settings(api_url=api_url)
-    where = redact(settings.api_url)
-    click.echo(f"lumiku-ops: verifying endpoints on {where} (deadline {deadline_s:g} s)", err=True)
     verification = verify_endpoints(settings, checks, deadline_s=deadline_s, token_env=token_env)
     if junit is not None:
         try:
