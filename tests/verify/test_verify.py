@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from lumiku_ops.endpoints import Check, raise_for_failed_checks, verify_endpoints
+from lumiku_ops.endpoints import Check, probe, raise_for_failed_checks, verify_endpoints
 from lumiku_ops.errors import CheckFailedError
 from lumiku_ops.settings import load_settings
 from tests.conftest import JWT_SECRET, REPO_ROOT
@@ -322,3 +323,22 @@ def test_no_secret_reaches_any_output(
     assert [c.check.name for c in info.value.checks] == ["m"]
     for text in (str(info.value), json.dumps(verification.to_dict()), repr(verification)):
         assert token not in text and password not in text
+
+
+@pytest.mark.parametrize("kind", ["timeout", "dns"])
+def test_probe_turns_network_failures_into_categories(kind: str) -> None:
+    with socket.socket() as silent:
+        # Listening but never accepting: the kernel completes the handshake, no answer comes.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        url = f"http://127.0.0.1:{port}" if kind == "timeout" else "http://no-such-host.invalid"
+        exchange = probe(url, "GET", "/health", "t-1234", timeout_s=0.5)
+    assert exchange.status is None
+    if kind == "timeout":
+        assert exchange.error_category == "timeout"
+        assert exchange.error_message == f"no answer from 127.0.0.1:{port} within 0.5 s"
+    else:
+        assert exchange.error_category == "could not resolve host"
+        assert "no-such-host.invalid" in (exchange.error_message or "")
+    assert "t-1234" not in json.dumps(exchange.to_dict())
