@@ -56,6 +56,11 @@ def ensure_venv() -> None:
     STAMP.write_text(digest + "\n")
 
 
+def ensure_model() -> None:
+    """Install rembg's u2netp model (into $U2NET_HOME, default ~/.u2net) unless present."""
+    _run(PYTHON, "-m", "lumiku_ops", "models", "install")
+
+
 def run_tests(extra: list[str]) -> int:
     """Lint, type-check, then run pytest; stop at the first failing stage."""
     for stage in (
@@ -77,6 +82,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 1
     ensure_venv()
+    ensure_model()
     command, extra = argv[0], argv[1:]
     if command == "setup":
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import uvicorn
 from lumiku_ops.database import resolve_database_url, resolve_jwt_secret
 from lumiku_ops.errors import LumikuOpsError
 from lumiku_ops.settings import Settings
+from lumiku_ops.worker import worker_in_background
 from service.app import create_app
 from service.log import configure_logging
-from service.settings import ServiceSettings
+from service.removal import RemovalEngine
+from service.settings import ServiceSettings, default_media_root, default_model_home
 
 
 def service_settings(settings: Settings, *, log_file: Path | None = None) -> ServiceSettings:
@@ -23,6 +26,19 @@ def service_settings(settings: Settings, *, log_file: Path | None = None) -> Ser
         jwt_secret=secret,
         migrations_dir=settings.migrations_dir,
         log_file=log_file,
+        media_root=settings.media_root or default_media_root(),
+        model_home=settings.model_home or default_model_home(),
+    )
+
+
+def worker_settings(settings: Settings) -> ServiceSettings:
+    """Settings for a batch worker: database, files and models; it signs no tokens."""
+    return ServiceSettings(
+        database_url=resolve_database_url(settings),
+        jwt_secret="",
+        migrations_dir=settings.migrations_dir,
+        media_root=settings.media_root or default_media_root(),
+        model_home=settings.model_home or default_model_home(),
     )
 
 
@@ -39,15 +55,26 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def run_service(config: ServiceSettings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the Background Remover API with ``config`` until interrupted."""
+def run_service(
+    config: ServiceSettings, *, host: str = "127.0.0.1", port: int = 8000, worker: bool = True
+) -> None:
+    """Serve the Background Remover API with ``config`` until interrupted.
+
+    With ``worker`` (the default), a batch worker runs in this process, sharing its rembg
+    sessions, and stops with it; without, run ``lumiku-ops worker`` elsewhere.
+    """
     ensure_port_free(host, port)
     configure_logging(config.log_file)
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    engine = RemovalEngine(config.model_home)
+    app = create_app(config, removal_engine=engine)
+    with contextlib.ExitStack() as stack:
+        if worker:
+            stack.enter_context(worker_in_background(config, engine=engine))
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )

@@ -77,6 +77,8 @@ class Settings:
     jwt_secret: str | None = field(default=None, repr=False)
     migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
     data_dir: Path | None = None
+    media_root: Path | None = None
+    model_home: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -91,8 +93,9 @@ class Settings:
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings from the environment, then apply explicit overrides.
 
-    Reads ``DATABASE_URL``, ``LUMIKU_API_URL``, ``LUMIKU_TOKEN``, ``LUMIKU_JWT_SECRET`` and
-    ``LUMIKU_DATA_DIR``; an override of ``None`` means "not given" and keeps the environment.
+    Reads ``DATABASE_URL``, ``LUMIKU_API_URL``, ``LUMIKU_TOKEN``, ``LUMIKU_JWT_SECRET``,
+    ``LUMIKU_DATA_DIR``, ``LUMIKU_MEDIA_ROOT`` and ``U2NET_HOME``; an override of ``None``
+    means "not given" and keeps the environment.
     """
     env = os.environ
     database_url = overrides.pop("database_url", None) or env.get("DATABASE_URL") or None
@@ -103,9 +106,15 @@ def load_settings(**overrides: Any) -> Settings:
         token=env.get("LUMIKU_TOKEN") or None,
         jwt_secret=env.get("LUMIKU_JWT_SECRET") or None,
         data_dir=Path(data_dir).expanduser().resolve() if data_dir else None,
+        media_root=_path_from(env.get("LUMIKU_MEDIA_ROOT")),
+        model_home=_path_from(env.get("U2NET_HOME")),
     )
     if overrides.get("api_url"):
         overrides["api_url"] = str(overrides["api_url"]).rstrip("/")
     if overrides.get("migrations_dir"):
         overrides["migrations_dir"] = Path(overrides["migrations_dir"]).resolve()
     return settings.with_overrides(**overrides)
+
+
+def _path_from(value: str | None) -> Path | None:
+    return Path(value).expanduser().resolve() if value else None

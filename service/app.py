@@ -13,9 +13,20 @@ from sqlalchemy.orm import sessionmaker
 
 from service.db import make_engine
 from service.errors import install_error_handlers, unexpected_error_response
-from service.routes import background_remover, health, platform
+from service.queue import make_queue_app
+from service.removal import RemovalEngine
+from service.routes import (
+    background_remover,
+    batches,
+    health,
+    platform,
+    removal,
+    storage,
+    subscriptions,
+)
 from service.schema_version import script_directory
 from service.settings import ServiceSettings
+from service.storage import MediaStore
 
 log = logging.getLogger("service")
 
@@ -26,8 +37,13 @@ NO_CACHE = {
 }
 
 
-def create_app(settings: ServiceSettings) -> FastAPI:
-    """Build the application for ``settings``; no connection is opened until a request."""
+def create_app(
+    settings: ServiceSettings, *, removal_engine: RemovalEngine | None = None
+) -> FastAPI:
+    """Build the application for ``settings``; no connection is opened until a request.
+
+    ``removal_engine`` lets a worker in the same process share the rembg sessions.
+    """
     engine = make_engine(settings.database_url)
 
     @asynccontextmanager
@@ -42,6 +58,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
     app.state.scripts = script_directory(settings.migrations_dir)
+    app.state.media = MediaStore(settings.media_root)
+    app.state.removal = removal_engine or RemovalEngine(settings.model_home)
+    app.state.queue = make_queue_app(settings.database_url)
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -74,4 +93,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(platform.router)
     app.include_router(background_remover.router)
+    app.include_router(removal.router)
+    app.include_router(batches.router)
+    app.include_router(subscriptions.router)
+    app.include_router(storage.router)
     return app

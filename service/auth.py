@@ -68,9 +68,13 @@ def current_user(
         raise ApiError(401, NO_TOKEN)
     user_id = decode_token(header[len("Bearer ") :], request.app.state.settings.jwt_secret)
     user = session.get(User, user_id)
-    if user is None:
+    caller = None if user is None else CurrentUser(user.id, user.email, user.name, user.role)
+    # Hand the connection back now: a long request (a removal) must not hold a pooled
+    # connection idle in a transaction while it works.
+    session.rollback()
+    if caller is None:
         raise ApiError(401, USER_NOT_FOUND)
-    return CurrentUser(id=user.id, email=user.email, name=user.name, role=user.role)
+    return caller
 
 
 Caller = Annotated[CurrentUser, Depends(current_user)]

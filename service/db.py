@@ -14,8 +14,8 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(
         database_url,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        pool_size=10,
+        max_overflow=10,
         connect_args={"connect_timeout": 5},
     )
 

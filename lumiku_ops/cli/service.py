@@ -24,14 +24,21 @@ from lumiku_ops.settings import load_settings
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write JSON-lines logs here instead of stderr.",
 )
-def serve(database_url: str | None, host: str, port: int, log_file: Path | None) -> None:
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Do not run a batch worker in this process (run 'lumiku-ops worker' instead).",
+)
+def serve(
+    database_url: str | None, host: str, port: int, log_file: Path | None, no_worker: bool
+) -> None:
     """Serve the reference Background Remover API."""
     settings = load_settings(database_url=database_url)
     config = service_settings(settings, log_file=log_file)
     ensure_port_free(host, port)
     where = mask_url(settings.database_url) if settings.database_url else "embedded PostgreSQL"
     click.echo(f"lumiku-ops: serving on http://{host}:{port} (database: {where})", err=True)
-    run_service(config, host=host, port=port)
+    run_service(config, host=host, port=port, worker=not no_worker)
 
 
 @cli.command()

@@ -55,8 +55,10 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    """Naive UTC now, matching ``TIMESTAMP(3) WITHOUT TIME ZONE`` columns."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Naive UTC now in whole milliseconds, as ``TIMESTAMP(3)`` columns store it."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    # PostgreSQL rounds to milliseconds; truncating first keeps a row and its JSON equal.
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def prisma_index(*columns: str, unique: bool = False) -> Index:

@@ -35,6 +35,18 @@ class RunningService:
             headers["Authorization"] = f"Bearer {token}"
         return requests.get(self.base_url + path, headers=headers, timeout=10)
 
+    def post(
+        self, path: str, token: str | None = None, *, timeout: float = 60, **kwargs: Any
+    ) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.post(self.base_url + path, headers=headers, timeout=timeout, **kwargs)
+
+    def delete(self, path: str, token: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        return requests.delete(self.base_url + path, headers=headers, timeout=10, **kwargs)
+
     def log_records(self) -> list[dict[str, Any]]:
         lines = self.log_file.read_text().splitlines() if self.log_file.exists() else []
         return [json.loads(line) for line in lines if line.strip()]
@@ -55,6 +67,7 @@ def start_service(
     jwt_secret: str,
     log_file: Path,
     extra_env: dict[str, str] | None = None,
+    worker: bool = True,
 ) -> RunningService:
     """Start ``lumiku-ops serve`` and wait until ``/health`` answers."""
     port = free_port()
@@ -72,9 +85,10 @@ def start_service(
             str(port),
             "--log-file",
             str(log_file),
+            *([] if worker else ["--no-worker"]),
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     base_url = f"http://127.0.0.1:{port}"

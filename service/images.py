@@ -1,0 +1,88 @@
+"""Uploads decoded with Pillow before anything is charged; outputs and thumbnails."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from service.errors import ApiError
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# 40 megapixels: far above any photo the tiers are meant for, far below what would
+# exhaust memory once decoded (a decompression bomb declares billions of pixels).
+MAX_PIXELS = 40_000_000
+FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+THUMBNAIL_BOX = (300, 300)
+
+INVALID_FORMAT = "Invalid image format. Only PNG, JPEG, and WEBP are supported"
+TOO_LARGE = "Image size exceeds 10MB limit"
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A validated upload: its bytes, format, extension and the decoded picture."""
+
+    data: bytes
+    format: str
+    extension: str
+    image: Image.Image
+
+    @property
+    def size(self) -> int:
+        """Size of the upload in bytes."""
+        return len(self.data)
+
+
+def decode_image(data: bytes) -> DecodedImage:
+    """Validate and decode an upload (PNG, JPEG or WEBP, at most 10 MiB and 40 MP).
+
+    Raises:
+        ApiError: 400 with a reason for anything that is not a complete, allowed image.
+    """
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ApiError(400, TOO_LARGE)
+    if not data:
+        raise ApiError(400, "Image file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data))
+            if opened.format not in FORMATS:
+                raise ApiError(400, INVALID_FORMAT)
+            width, height = opened.size
+            # Checked from the header, before a single pixel is decoded.
+            if width * height > MAX_PIXELS:
+                raise ApiError(
+                    400, f"Image is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels"
+                )
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
+    except ApiError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ApiError(400, f"Image exceeds the limit of {MAX_PIXELS:,} pixels") from None
+    except UnidentifiedImageError:
+        raise ApiError(400, INVALID_FORMAT) from None
+    except (OSError, SyntaxError, ValueError):
+        raise ApiError(400, "Image file is corrupt or truncated") from None
+    format_ = str(opened.format)
+    return DecodedImage(data=data, format=format_, extension=FORMATS[format_], image=image)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """``image`` as an RGBA PNG."""
+    buffer = io.BytesIO()
+    image.convert("RGBA").save(buffer, "PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def make_thumbnail(image: Image.Image) -> bytes:
+    """A WebP that fits inside 300x300, aspect ratio kept, transparency kept."""
+    thumb = image.convert("RGBA")
+    thumb.thumbnail(THUMBNAIL_BOX)
+    buffer = io.BytesIO()
+    thumb.save(buffer, "WEBP", quality=80)
+    return buffer.getvalue()

@@ -1,0 +1,139 @@
+"""``POST /batch``, ``GET /batch/{id}`` and ``GET /batch/{id}/download`` (spec 1.2-1.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+
+from service.auth import Caller, DbSession
+from service.batches import create_batch, progress_percentage
+from service.errors import ApiError
+from service.idempotency import fingerprint, run_once
+from service.images import DecodedImage, decode_image
+from service.models import BackgroundRemovalBatch
+from service.pricing import MAX_BATCH_IMAGES, TIERS
+from service.routes.uploads import read_form, read_upload, require_model, tier_from
+from service.serializers import row_to_dict
+
+router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
+
+BATCH_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["tier"],
+                    "properties": {"tier": {"type": "string", "enum": list(TIERS)}},
+                    "patternProperties": {
+                        r"^images(\[\d+\])?$": {"type": "string", "format": "binary"}
+                    },
+                    "description": "Files under the keys images[0], images[1], ... "
+                    f"(or a repeated 'images'), 1 to {MAX_BATCH_IMAGES}.",
+                }
+            }
+        },
+    },
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 255},
+        }
+    ],
+}
+
+
+@router.post(
+    "/batch",
+    openapi_extra=BATCH_FORM,
+    responses={
+        400: {"description": "Invalid tier, no files, too many files, or a bad image"},
+        402: {"description": "Insufficient credits"},
+        503: {"description": "The tier's model is not installed"},
+    },
+)
+async def start_batch(request: Request, user: Caller) -> JSONResponse:
+    """Validate every image, charge the discounted price once, and queue the items."""
+    form = await read_form(request)
+    tier = tier_from(form)
+    files = [
+        (key, value)
+        for key, value in form.multi_items()
+        if (key.startswith("images[") or key == "images") and isinstance(value, UploadFile)
+    ]
+    if not files:
+        raise ApiError(400, "No files provided")
+    if len(files) > MAX_BATCH_IMAGES:
+        raise ApiError(400, f"Maximum {MAX_BATCH_IMAGES} images per batch")
+    raw = [(upload.filename or key, await read_upload(upload)) for key, upload in files]
+    state = request.app.state
+
+    def work() -> dict[str, Any]:
+        uploads: list[tuple[str, DecodedImage]] = []
+        for index, (name, data) in enumerate(raw):
+            try:
+                uploads.append((name, decode_image(data)))
+            except ApiError as exc:
+                raise ApiError(400, f"Image {index} ({name}): {exc.message}") from None
+        require_model(state.removal, tier)
+        return create_batch(
+            state.session_factory,
+            state.media,
+            state.queue,
+            user_id=user.id,
+            tier=tier,
+            uploads=uploads,
+        )
+
+    status, body = await run_in_threadpool(
+        run_once,
+        state.session_factory,
+        key=request.headers.get("Idempotency-Key"),
+        user_id=user.id,
+        endpoint="POST /batch",
+        request_hash=fingerprint(tier, *(data for _, data in raw)),
+        work=work,
+    )
+    return JSONResponse(body, status_code=status)
+
+
+def _own_batch(session: Session, user_id: str, batch_id: str) -> BackgroundRemovalBatch:
+    batch = session.scalars(
+        select(BackgroundRemovalBatch).where(
+            BackgroundRemovalBatch.batchId == batch_id, BackgroundRemovalBatch.userId == user_id
+        )
+    ).one_or_none()
+    if batch is None:
+        raise ApiError(404, "Batch not found")
+    return batch
+
+
+@router.get("/batch/{batch_id}", responses={404: {"description": "Batch not found"}})
+def get_batch(batch_id: str, user: Caller, session: DbSession) -> dict[str, Any]:
+    """The caller's batch with its items in order; 404 for anyone else's."""
+    batch = _own_batch(session, user.id, batch_id)
+    body = row_to_dict(batch)
+    body["progressPercentage"] = progress_percentage(batch)
+    body["jobs"] = [row_to_dict(job) for job in batch.jobs]
+    return {"batch": body}
+
+
+@router.get(
+    "/batch/{batch_id}/download",
+    responses={404: {"description": "Batch not found, or its ZIP is not generated yet"}},
+)
+def download_batch(batch_id: str, user: Caller, session: DbSession) -> dict[str, Any]:
+    """Where the batch's ZIP is (JSON, as the original); fetch it from ``zipUrl``."""
+    batch = _own_batch(session, user.id, batch_id)
+    if batch.zipUrl is None:
+        raise ApiError(404, "ZIP file not yet generated")
+    return {"zipUrl": batch.zipUrl, "zipSize": batch.zipSize}

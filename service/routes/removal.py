@@ -1,0 +1,109 @@
+"""``POST /remove`` and ``GET /jobs/{jobId}`` (domain spec 1.1 and 1.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from starlette.datastructures import UploadFile
+
+from service.auth import Caller, DbSession
+from service.errors import ApiError
+from service.idempotency import fingerprint, run_once
+from service.images import decode_image
+from service.models import BackgroundRemovalJob
+from service.routes.uploads import read_form, read_upload, require_model, tier_from
+from service.serializers import row_to_dict
+from service.single_removal import remove_single
+
+router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
+
+REMOVE_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image", "tier"],
+                    "properties": {
+                        "image": {"type": "string", "format": "binary"},
+                        "tier": {
+                            "type": "string",
+                            "enum": ["basic", "standard", "professional", "industry"],
+                        },
+                    },
+                }
+            }
+        },
+    },
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 255},
+            "description": "A retry with the same key charges once and gets the first result.",
+        }
+    ],
+}
+
+
+@router.post(
+    "/remove",
+    openapi_extra=REMOVE_FORM,
+    responses={
+        400: {"description": "Missing or invalid image or tier"},
+        402: {"description": "Insufficient credits"},
+        503: {"description": "The tier's model is not installed"},
+    },
+)
+async def remove_background(request: Request, user: Caller) -> JSONResponse:
+    """Remove one image's background now; validated first, charged once, refunded on failure."""
+    form = await read_form(request)
+    image = form.get("image")
+    if not isinstance(image, UploadFile):
+        raise ApiError(400, "No image file provided")
+    tier = tier_from(form)
+    data = await read_upload(image)
+    state = request.app.state
+
+    def work() -> dict[str, Any]:
+        upload = decode_image(data)
+        require_model(state.removal, tier)
+        job = remove_single(
+            state.session_factory,
+            state.media,
+            state.removal,
+            user_id=user.id,
+            tier=tier,
+            upload=upload,
+        )
+        return {"message": "Background removed successfully", "job": job}
+
+    status, body = await run_in_threadpool(
+        run_once,
+        state.session_factory,
+        key=request.headers.get("Idempotency-Key"),
+        user_id=user.id,
+        endpoint="POST /remove",
+        request_hash=fingerprint(tier, data),
+        work=work,
+    )
+    return JSONResponse(body, status_code=status)
+
+
+@router.get("/jobs/{job_id}", responses={404: {"description": "Job not found"}})
+def get_job(job_id: str, user: Caller, session: DbSession) -> dict[str, Any]:
+    """One of the caller's jobs (single or batch item); 404 for anyone else's."""
+    job = session.scalars(
+        select(BackgroundRemovalJob).where(
+            BackgroundRemovalJob.id == job_id, BackgroundRemovalJob.userId == user.id
+        )
+    ).one_or_none()
+    if job is None:
+        raise ApiError(404, "Job not found")
+    return {"job": row_to_dict(job)}

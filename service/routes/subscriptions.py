@@ -1,0 +1,118 @@
+"""Subscribe, cancel, and the batch price calculator (domain spec 1.8, 1.9, 1.10)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.auth import Caller
+from service.errors import ApiError
+from service.pricing import TIERS, calculate_batch_pricing
+from service.serializers import row_to_dict
+from service.subscriptions import cancel, subscribe
+
+router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
+
+
+def _json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {"application/json": {"schema": {"type": "object", **schema}}},
+        }
+    }
+
+
+async def read_json(request: Request, *, required: bool = True) -> dict[str, Any]:
+    """The JSON object body; 400 when it is malformed (the original answered 500)."""
+    raw = await request.body()
+    if not raw.strip() and not required:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "Invalid JSON body") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid JSON body")
+    return body
+
+
+@router.post(
+    "/subscription",
+    openapi_extra=_json_body(
+        {
+            "required": ["plan"],
+            "properties": {
+                "plan": {"type": "string", "enum": ["starter", "pro"]},
+                "paymentId": {"type": "string"},
+            },
+        }
+    ),
+    responses={400: {"description": "Invalid plan"}, 409: {"description": "Already active"}},
+)
+async def create_subscription(request: Request, user: Caller) -> Any:
+    """Subscribe to a plan; a cancelled or lapsed subscription is renewed in place."""
+    body = await read_json(request)
+    plan_key = body.get("plan")
+    if plan_key not in ("starter", "pro"):
+        raise ApiError(400, "Invalid plan")
+    payment_id = body.get("paymentId")
+    if payment_id is not None and not isinstance(payment_id, str):
+        raise ApiError(400, "paymentId must be a string")
+
+    def work(factory: sessionmaker[Session]) -> dict[str, Any]:
+        with factory() as session, session.begin():
+            return row_to_dict(subscribe(session, user.id, plan_key, payment_id))
+
+    row = await run_in_threadpool(work, request.app.state.session_factory)
+    return {"message": "Subscription created successfully", "subscription": row}
+
+
+@router.delete(
+    "/subscription",
+    openapi_extra=_json_body({"properties": {"reason": {"type": "string"}}}, required=False),
+    responses={404: {"description": "No subscription found"}},
+)
+async def cancel_subscription(request: Request, user: Caller) -> Any:
+    """Cancel now; the body (``{"reason": ...}``) is optional."""
+    body = await read_json(request, required=False)
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise ApiError(400, "reason must be a string")
+
+    def work(factory: sessionmaker[Session]) -> None:
+        with factory() as session, session.begin():
+            cancel(session, user.id, reason)
+
+    await run_in_threadpool(work, request.app.state.session_factory)
+    return {"message": "Subscription cancelled successfully"}
+
+
+@router.post(
+    "/pricing/calculate",
+    openapi_extra=_json_body(
+        {
+            "required": ["totalImages", "tier"],
+            "properties": {
+                "totalImages": {"type": "integer", "minimum": 1},
+                "tier": {"type": "string", "enum": list(TIERS)},
+            },
+        }
+    ),
+    responses={400: {"description": "Missing or invalid fields"}},
+)
+async def calculate_pricing(request: Request, user: Caller) -> Any:
+    """Price a batch: tier price times images, less the volume discount."""
+    body = await read_json(request)
+    total, tier = body.get("totalImages"), body.get("tier")
+    if not total or not tier:
+        raise ApiError(400, "Missing required fields")
+    if tier not in TIERS:
+        raise ApiError(400, "Invalid tier")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+        raise ApiError(400, "totalImages must be a positive integer")
+    return {"pricing": calculate_batch_pricing(total, tier).to_dict()}
