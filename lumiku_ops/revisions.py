@@ -93,7 +93,7 @@ def copy_migrations(source: Path, destination: Path, *, without: Sequence[str] =
     import shutil
 
     scripts = script_directory(source)
-    skipped = {Path(scripts.get_revision(rev).path).name for rev in without}  # type: ignore[union-attr]
+    skipped = {Path(scripts.get_revision(rev).path).name for rev in without}
     shutil.copytree(
         source,
         destination,

@@ -11,16 +11,21 @@ import sys
 from types import FrameType
 
 import click
+from alembic.util import CommandError
+from sqlalchemy.exc import SQLAlchemyError
 
 from lumiku_ops.cli import (
-    diagnose,  # noqa: F401  (each module registers its commands)
+    check,  # noqa: F401  (each module registers its commands)
+    diagnose,  # noqa: F401
+    migrate,  # noqa: F401
     models,  # noqa: F401
     service,  # noqa: F401
-    worker,  # noqa: F401
     verify,  # noqa: F401
+    worker,  # noqa: F401
 )
 from lumiku_ops.cli.base import EXIT_ERROR, EXIT_OK, cli
 from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.redaction import redact
 
 __all__ = ["cli", "main"]
 
@@ -32,22 +37,40 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: errors become one ``error:`` line and exit code 1, never a traceback."""
+    """Entry point: errors become one ``error:`` line and exit code 1, never a traceback.
+
+    ``--traceback`` anywhere on the command line re-raises instead (alembic's --raiseerr).
+    """
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = "--traceback" in args
+    args = [arg for arg in args if arg != "--traceback"]
     try:
-        code = cli.main(args=argv, prog_name="lumiku-ops", standalone_mode=False)
+        code = cli.main(args=args, prog_name="lumiku-ops", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return EXIT_ERROR
     except click.ClickException as exc:
         exc.show()
         return EXIT_ERROR
-    except LumikuOpsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR
+    except (LumikuOpsError, CommandError, SQLAlchemyError) as exc:
+        if show_traceback:
+            raise
+        click.echo(f"error: {_describe(exc)}", err=True)
+        return EXIT_ERROR
     return code if isinstance(code, int) else EXIT_OK
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, LumikuOpsError):
+        return str(exc)
+    if isinstance(exc, CommandError):
+        return f"alembic: {exc}"
+    # A driver error we did not anticipate: its first line only, with secrets removed.
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return "database: " + redact(reason[0] if reason else type(exc).__name__)
 
 
 if __name__ == "__main__":

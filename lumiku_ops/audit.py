@@ -1,0 +1,107 @@
+"""The apply audit trail: who moved which database from which revision to which, and how it
+ended. It lives in the target database (``lumiku_ops_audit``, excluded from every schema
+comparison) so that anyone looking at that database can see its history."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+CREATE = text(
+    """
+    CREATE TABLE IF NOT EXISTS lumiku_ops_audit (
+        id BIGSERIAL PRIMARY KEY,
+        at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        action TEXT NOT NULL,
+        os_user TEXT NOT NULL,
+        db_user TEXT NOT NULL DEFAULT current_user,
+        host TEXT NOT NULL,
+        from_revision TEXT,
+        to_revision TEXT,
+        outcome TEXT NOT NULL,
+        detail TEXT,
+        duration_ms INTEGER
+    )
+    """
+)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One apply or rollback."""
+
+    at: str
+    action: str
+    os_user: str
+    db_user: str
+    host: str
+    from_revision: str | None
+    to_revision: str | None
+    outcome: str
+    detail: str | None
+    duration_ms: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return vars(self).copy()
+
+
+def write_audit(
+    connection: Connection,
+    *,
+    action: str,
+    from_revision: str | None,
+    to_revision: str | None,
+    outcome: str,
+    detail: str | None,
+    duration_ms: int,
+) -> None:
+    """Record one run, in its own transaction (a failed migration is recorded too)."""
+    with connection.begin():
+        connection.execute(CREATE)
+        connection.execute(
+            text(
+                "INSERT INTO lumiku_ops_audit (action, os_user, host, from_revision,"
+                " to_revision, outcome, detail, duration_ms)"
+                " VALUES (:action, :os_user, :host, :from_revision, :to_revision, :outcome,"
+                " :detail, :duration_ms)"
+            ),
+            {
+                "action": action,
+                "os_user": _os_user(),
+                "host": socket.gethostname(),
+                "from_revision": from_revision,
+                "to_revision": to_revision,
+                "outcome": outcome,
+                "detail": detail,
+                "duration_ms": duration_ms,
+            },
+        )
+
+
+def read_audit(connection: Connection, limit: int = 10) -> list[AuditRecord]:
+    """The latest records, newest first; none when nothing was ever applied."""
+    if connection.execute(text("SELECT to_regclass('public.lumiku_ops_audit')")).scalar() is None:
+        return []
+    rows = connection.execute(
+        text(
+            "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action,"
+            " os_user, db_user, host, from_revision, to_revision, outcome, detail, duration_ms"
+            " FROM lumiku_ops_audit ORDER BY id DESC LIMIT :limit"
+        ),
+        {"limit": limit},
+    ).all()
+    return [AuditRecord(*row) for row in rows]
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers): the uid is still an answer
+        import os
+
+        return str(os.getuid())
