@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from procrastinate import App, Blueprint, JobContext, PsycopgConnector, RetryStrategy
+from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.types import JSONValue
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection
@@ -22,8 +22,6 @@ ITEM_TASK = "background_remover.process_item"
 FINALIZE_TASK = "background_remover.finalize_batch"
 # Database hiccups retry; image failures never reach here (they fail the item instead).
 RETRY = RetryStrategy(max_attempts=5, wait=2)
-
-tasks = Blueprint()
 
 
 def conninfo_for(database_url: str) -> str:
@@ -43,7 +41,9 @@ def conninfo_for(database_url: str) -> str:
 def make_queue_app(database_url: str) -> App:
     """A procrastinate app for ``database_url`` with our tasks; opens nothing yet."""
     app = App(connector=PsycopgConnector(conninfo=conninfo_for(database_url)))
-    app.add_tasks_from(tasks, namespace="lumiku")
+    options: dict[str, Any] = {"queue": QUEUE, "pass_context": True, "retry": RETRY}
+    app.task(name=ITEM_TASK, **options)(process_item)  # type: ignore[no-untyped-call]
+    app.task(name=FINALIZE_TASK, **options)(finalize_batch)  # type: ignore[no-untyped-call]
     return app
 
 
@@ -54,7 +54,7 @@ def _driver_connection(connection: Connection) -> Any:
 def defer_items(app: App, connection: Connection, job_ids: Iterable[str]) -> None:
     """Queue one job per batch item, inside ``connection``'s transaction."""
     deferrer = app.configure_task(
-        f"lumiku:{ITEM_TASK}", queue=QUEUE, connection=_driver_connection(connection)
+        ITEM_TASK, queue=QUEUE, connection=_driver_connection(connection)
     )
     items: list[dict[str, JSONValue]] = [{"job_id": job_id} for job_id in job_ids]
     deferrer.batch_defer(*items)
@@ -63,14 +63,13 @@ def defer_items(app: App, connection: Connection, job_ids: Iterable[str]) -> Non
 def defer_finalize(app: App, connection: Connection, batch_pk: str) -> None:
     """Queue the batch's ZIP and final status, inside ``connection``'s transaction."""
     app.configure_task(
-        f"lumiku:{FINALIZE_TASK}",
+        FINALIZE_TASK,
         queue=QUEUE,
         connection=_driver_connection(connection),
         queueing_lock=f"finalize-{batch_pk}",
     ).defer(batch_pk=batch_pk)
 
 
-@tasks.task(name=ITEM_TASK, queue=QUEUE, pass_context=True, retry=RETRY)
 def process_item(context: JobContext, job_id: str) -> None:
     """Remove one batch item's background (a no-op if the item is already final)."""
     from service.batch_worker import process_batch_item
@@ -78,7 +77,6 @@ def process_item(context: JobContext, job_id: str) -> None:
     process_batch_item(context.additional_context["runtime"], job_id)
 
 
-@tasks.task(name=FINALIZE_TASK, queue=QUEUE, pass_context=True, retry=RETRY)
 def finalize_batch(context: JobContext, batch_pk: str) -> None:
     """Zip a finished batch's cut-outs and set its final status (once)."""
     from service.batch_worker import finalize
