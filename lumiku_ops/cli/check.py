@@ -13,7 +13,7 @@ from lumiku_ops.settings import load_settings
 @database_url_option
 @json_option
 def check(migrations_dir: str | None, database_url: str | None, as_json: bool) -> int:
-    """Fail when models lack a revision, heads fork, files are untracked, or a DB is behind."""
+    """Fail if models lack a revision, heads fork, files are untracked, or a DB lags."""
     settings = load_settings(migrations_dir=migrations_dir, database_url=database_url)
     result = check_project(settings, check_database=settings.database_url is not None)
     return emit(result, as_json=as_json, render=format_check, ok=result.passed)
