@@ -28,7 +28,7 @@ from service.settings import ServiceSettings
 from service.storage import MediaStore
 
 log = logging.getLogger("service")
-DEFAULT_CONCURRENCY = 2
+DEFAULT_CONCURRENCY = 1  # onnxruntime already uses every core for one image
 DEFAULT_STALLED_AFTER_S = 10.0
 
 
