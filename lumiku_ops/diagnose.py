@@ -62,6 +62,11 @@ class Diagnosis:
     migrations: dict[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
 
+    @property
+    def http_statuses(self) -> dict[str, int | None]:
+        """Each probed path and its status (``None``: no answer)."""
+        return {exchange.request_target: exchange.status for exchange in self.http}
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form; bodies and URLs are already redacted."""
         return {

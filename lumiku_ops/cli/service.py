@@ -8,8 +8,9 @@ import click
 
 from lumiku_ops import demo as demo_module
 from lumiku_ops.accounts import ensure_account, issue_token
-from lumiku_ops.cli.base import cli, database_url_option
+from lumiku_ops.cli.base import EXIT_ERROR, cli, database_url_option, emit, json_option
 from lumiku_ops.database import resolve_database_url, resolve_jwt_secret
+from lumiku_ops.demo_report import format_demo
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.serve import ensure_port_free, run_service, service_settings
 from lumiku_ops.settings import load_settings
@@ -59,14 +60,28 @@ def token(
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", type=int, help="Port for the service (default: a free one).")
 @click.option(
-    "--revision",
-    default="head",
+    "--reports",
+    "reports_root",
+    default="reports",
     show_default=True,
-    help="Revision to put the demo database at ('0001' reproduces the incident).",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the timestamped report folder goes.",
 )
-def demo(host: str, port: int, revision: str) -> None:
-    """Serve the reference service on a fresh embedded database, ready to call."""
-    demo_module.run_demo(load_settings(), host=host, port=port, revision=revision)
+@click.option("--no-smoke-test", is_flag=True, help="Skip the real background removal in 04.")
+@json_option
+def demo(port: int | None, reports_root: Path, no_smoke_test: bool, as_json: bool) -> int:
+    """Replay the incident and fix it with the four runbooks, on an embedded database."""
+    say = (lambda _: None) if as_json else (lambda line: click.echo(line, err=True))
+    result = demo_module.run_demo(
+        load_settings(),
+        reports_root=reports_root,
+        port=port,
+        smoke_test=not no_smoke_test,
+        say=say,
+    )
+    if result.error and not as_json:
+        click.echo(f"error: {result.error}", err=True)
+    code = emit(result, as_json=as_json, render=format_demo, ok=result.passed)
+    return EXIT_ERROR if result.error else code

@@ -1,0 +1,84 @@
+"""``lumiku-ops runbook``: list the runbooks, or run one with papermill and render it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lumiku_ops.cli.base import cli, emit, json_option
+from lumiku_ops.runbook import RUNBOOKS, RunbookRun, run_runbook, runbook_parameters
+
+
+def parse_value(text: str) -> Any:
+    """A parameter value as papermill's ``-p`` reads it: bools, None, numbers, else text."""
+    literals: dict[str, Any] = {"True": True, "False": False, "None": None}
+    if text in literals:
+        return literals[text]
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, int | float | bool) else text
+
+
+def format_run(run: RunbookRun) -> str:
+    """Where the files are, what was recorded, and how it ended."""
+    lines = [
+        f"{run.name}: {'PASSED' if run.passed else 'FAILED'} in {run.duration_s:.1f} s",
+        f"  notebook:        {run.notebook}",
+        f"  report:          {run.html}",
+        f"  report + code:   {run.html_with_code}",
+    ]
+    if run.error:
+        lines.append(f"  error:           {run.error}")
+    for key, value in run.recorded.items():
+        lines.append(f"  {key}: {json.dumps(value, default=str)}")
+    return "\n".join(lines)
+
+
+@cli.group()
+def runbook() -> None:
+    """Run the incident's runbooks (papermill) and render their reports."""
+
+
+@runbook.command("list")
+def list_runbooks() -> None:
+    """List the runbooks and their parameters."""
+    for name in RUNBOOKS:
+        click.echo(name)
+        for parameter, info in runbook_parameters(name).items():
+            click.echo(f"  {parameter} = {info['default']}  # {info['help']}")
+
+
+@runbook.command()
+@click.argument("name")
+@click.option(
+    "-p",
+    "--parameter",
+    "parameters",
+    nargs=2,
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Set a parameter (repeatable), as papermill's -p.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: reports/<timestamp>/).",
+)
+@json_option
+def run(
+    name: str, parameters: tuple[tuple[str, str], ...], out_dir: Path | None, as_json: bool
+) -> int:
+    """Execute a runbook and write the notebook and both HTML reports."""
+    folder = out_dir or Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    values = {key: parse_value(value) for key, value in parameters}
+    if not as_json:
+        click.echo(f"running {name} into {folder} ...", err=True)
+    result = run_runbook(name, parameters=values, out_dir=folder, progress=not as_json)
+    return emit(result, as_json=as_json, render=format_run, ok=result.passed)
