@@ -38,6 +38,7 @@ from lumiku_ops.verdicts import (
 )
 from service.models import metadata
 
+_http_only = (API_UNREACHABLE, AUTH_REJECTED)
 FAILING_ENDPOINTS = (
     "/api/background-remover/subscription",
     "/api/background-remover/jobs",
@@ -212,6 +213,9 @@ def diagnose(
         if schema_verdict:
             findings.insert(0, schema_verdict)
         diagnosis_tables = compare_catalogs(models, db.catalog)
+    if findings and findings[0] != UNKNOWN_SERVER_ERROR and findings[0] not in _http_only:
+        # A schema (or database) finding explains the 500s; they are not "unknown".
+        findings = [f for f in findings if f != UNKNOWN_SERVER_ERROR]
     verdict = strongest(findings)
     if verdict in (API_UNREACHABLE, AUTH_REJECTED, UNKNOWN_SERVER_ERROR):
         affected = []

@@ -55,6 +55,7 @@ def test_missing_revision_file_is_migration_not_created(
     scratch = copy_migrations(DEFAULT_MIGRATIONS_DIR, tmp_path / "migrations", without=["0002"])
     result = run(fresh_db, service, token, migrations_dir=scratch)
     assert result.verdict == "MIGRATION_NOT_CREATED"
+    assert result.findings == ["MIGRATION_NOT_CREATED"]  # the 500s are explained, not "unknown"
     assert result.affected_tables == BR_TABLES
     assert result.remedy.runbook == "02_create_migration"
     assert result.remedy.command.startswith("lumiku-ops migrate create --message add_")
