@@ -53,9 +53,7 @@ def _driver_connection(connection: Connection) -> Any:
 
 def defer_items(app: App, connection: Connection, job_ids: Iterable[str]) -> None:
     """Queue one job per batch item, inside ``connection``'s transaction."""
-    deferrer = app.configure_task(
-        ITEM_TASK, queue=QUEUE, connection=_driver_connection(connection)
-    )
+    deferrer = app.configure_task(ITEM_TASK, queue=QUEUE, connection=_driver_connection(connection))
     items: list[dict[str, JSONValue]] = [{"job_id": job_id} for job_id in job_ids]
     deferrer.batch_defer(*items)
 
