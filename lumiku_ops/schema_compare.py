@@ -155,9 +155,10 @@ def find_look_alikes(connection: Connection, model_tables: Iterable[str]) -> lis
     wanted = {name: _variants(name) for name in model_tables}
     found: list[LookAlike] = []
     for schema, name in rows:
+        variants_of_name = _variants(name)  # once per table, not once per (table, model)
         for model, variants in wanted.items():
             if name == model and schema != "public":
                 found.append(LookAlike(model, schema, name, "same name in another schema"))
-            elif name != model and variants & _variants(name):
+            elif name != model and variants & variants_of_name:
                 found.append(LookAlike(model, schema, name, "same name ignoring case and _"))
     return sorted(found, key=lambda item: (item.model_table, item.schema, item.name))

@@ -111,7 +111,7 @@ def remedy_for(
     if verdict == SCHEMA_PARTIAL:
         return Remedy(
             "03_apply_migration",
-            f"lumiku-ops migrate verify{m}",
+            "lumiku-ops migrate verify",
             "Tables are missing in a way no revision explains (dropped by hand, or a script "
             "half-applied): list the differences, restore the missing tables with a reviewed "
             "corrective revision, then verify again.",
@@ -119,7 +119,7 @@ def remedy_for(
     if verdict == SCHEMA_DRIFT:
         return Remedy(
             "02_create_migration",
-            f"lumiku-ops migrate verify{m}",
+            "lumiku-ops migrate verify",
             "The tables differ from the models: list the differences and write a corrective "
             "revision (autogenerate compares the models with the revisions, not with this "
             "database, so it cannot see drift).",

@@ -16,13 +16,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg
 from procrastinate import App
 from procrastinate.worker import Worker
 from sqlalchemy.orm import sessionmaker
 
 from service.batch_worker import WorkerRuntime
 from service.db import make_engine
-from service.queue import QUEUE, make_queue_app
+from service.queue import QUEUE, conninfo_for, make_queue_app
 from service.removal import RemovalEngine
 from service.settings import ServiceSettings
 from service.storage import MediaStore
@@ -83,9 +84,31 @@ class BatchWorker:
         self._worker: Worker | None = None
         self._stopping = threading.Event()
 
+    async def _database_ready(self) -> bool:
+        """Wait, quietly and interruptibly, until the database accepts connections.
+
+        Opening procrastinate's pool on a dead server would block for its 30 s timeout and
+        fill stderr with retries; this waits instead, logs once, and lets stop() win.
+        """
+        conninfo = conninfo_for(self._config.database_url)
+        warned = False
+        while not self._stopping.is_set():
+            try:
+                connection = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=2)
+                await connection.close()
+                return True
+            except psycopg.OperationalError:
+                if not warned:
+                    log.warning("batch worker waiting for the database to accept connections")
+                    warned = True
+                await asyncio.sleep(1)
+        return False
+
     async def run_async(self) -> None:
         """Work until stopped (a signal, or ``stop()``)."""
         _share_log_handlers()
+        if not await self._database_ready():
+            return
         app = make_queue_app(self._config.database_url)
         db = make_engine(self._config.database_url)
         runtime = WorkerRuntime(

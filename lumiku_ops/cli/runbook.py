@@ -46,11 +46,16 @@ def runbook() -> None:
 
 
 @runbook.command("list")
-def list_runbooks() -> None:
+@json_option
+def list_runbooks(as_json: bool) -> None:
     """List the runbooks and their parameters."""
-    for name in RUNBOOKS:
+    catalogue = {name: runbook_parameters(name) for name in RUNBOOKS}
+    if as_json:
+        click.echo(json.dumps(catalogue, indent=2))
+        return
+    for name, parameters in catalogue.items():
         click.echo(name)
-        for parameter, info in runbook_parameters(name).items():
+        for parameter, info in parameters.items():
             click.echo(f"  {parameter} = {info['default']}  # {info['help']}")
 
 

@@ -123,7 +123,8 @@ def test_an_apply_killed_midway_leaves_the_old_revision_and_no_partial_table(
         with connect(fresh_db) as connection:
             if not connection.execute(
                 text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' AND pid <> pg_backend_pid()"
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE query LIKE '%pg_sleep(20)%' AND pid <> pg_backend_pid()"
                 )
             ).scalar():
                 break
