@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import jwt
 import pytest
 
 from tests.conftest import JWT_SECRET
+from tests.utils.cli import lumiku as run_cli
 from tests.utils.db import upgrade
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LUMIKU_JWT_SECRET"}
-    }
-    environ.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "lumiku_ops", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=REPO_ROOT,
-        timeout=60,
-    )
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
