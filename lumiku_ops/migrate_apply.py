@@ -31,18 +31,17 @@ from lumiku_ops.durations import postgres_interval
 from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError
 from lumiku_ops.migrate_create import MigrationError
 from lumiku_ops.migrate_plan import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S
+from lumiku_ops.migration_lock import (
+    acquire_migration_lock,
+    release_migration_lock,
+)
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.revisions import script_directory
 from lumiku_ops.schema_filter import is_model_object
 from lumiku_ops.settings import Settings
 from lumiku_ops.target import read_recorded_revision
 
-LOCK_KEY = 0x6C756D696B75  # "lumiku": one key per database, shared by every lumiku-ops
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-class MigrationLockedError(LumikuOpsError):
-    """Another operator holds the migration lock on this database."""
 
 
 class ConfirmationRequiredError(LumikuOpsError):
@@ -93,35 +92,6 @@ def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]
         if before[name] != after[name]
     ]
     return lines
-
-
-def _lock(connection: Connection, *, wait: bool) -> None:
-    if wait:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
-    elif not connection.execute(
-        text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
-    ).scalar():
-        holder = connection.execute(
-            text(
-                "SELECT a.pid, a.application_name, a.usename,"
-                " to_char(a.backend_start AT TIME ZONE 'UTC', 'HH24:MI:SS')"
-                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE l.locktype = 'advisory' AND l.granted"
-                " AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"
-            ),
-            {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFFFFFF},
-        ).first()
-        who = (
-            f"pid {holder[0]}, '{holder[1]}' as {holder[2]}, connected since {holder[3]} UTC"
-            if holder
-            else "another session"
-        )
-        connection.rollback()
-        raise MigrationLockedError(
-            f"another migration holds the lock on this database ({who}); "
-            "wait for it to finish, or re-run with --wait"
-        )
-    connection.commit()
 
 
 def _explain(exc: DBAPIError, lock_timeout_s: float, statement_timeout_s: float) -> str:
@@ -178,7 +148,7 @@ def _run(
             # transaction rolls back and its locks go at once instead of at the next write.
             connection.execute(text("SET client_connection_check_interval = '1s'"))
             connection.commit()
-        _lock(connection, wait=wait)
+        acquire_migration_lock(connection, wait=wait)
         try:
             with connection.begin():
                 current = read_recorded_revision(connection)[1]
@@ -216,8 +186,7 @@ def _run(
             result.duration_ms = (time.perf_counter() - started) * 1000
             return result
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-            connection.commit()
+            release_migration_lock(connection)
 
 
 def _audit(
