@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import psutil
@@ -38,3 +39,35 @@ def test_demo_replays_and_fixes_the_incident(tmp_path: Path) -> None:
         if p.info["cmdline"] and any(str(data_dir) in arg or str(index.parent) in arg for arg in p.info["cmdline"])
     ]
     assert leftovers == []
+
+
+def screenshot(page: Path, out: Path) -> Path:
+    """Headless Chromium's picture of ``page``, as a reviewer would see it."""
+    import subprocess
+
+    subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={out.parent / 'chromium-profile'}",
+         "--window-size=1200,1400", f"--screenshot={out}", page.as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )
+    return out
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_the_report_renders_with_the_verdict_and_green_results(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from lumiku_ops.demo import DemoResult
+    from lumiku_ops.demo_report import write_index
+
+    result = DemoResult(report_dir=tmp_path, verdict="MIGRATION_NOT_CREATED", revision_created="0002")
+    result.before = dict.fromkeys(("/a", "/b"), 500)
+    result.after = dict.fromkeys(("/a", "/b"), 200)
+    write_index(result)
+    image = Image.open(screenshot(tmp_path / "index.html", tmp_path / "index.png")).convert("RGB")
+    colours = {colour for _, colour in image.getcolors(maxcolors=1 << 20) or []}
+    assert (0x15, 0x65, 0xC0) in colours  # the verdict badge
+    assert (0xC6, 0x28, 0x28) in colours  # red: the FAILED banner and the 500s
+    assert (0x2E, 0x7D, 0x32) in colours  # green: the 200s after the fix
