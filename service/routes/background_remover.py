@@ -19,6 +19,12 @@ from service.models import (
     BackgroundRemoverSubscription,
     BackgroundRemoverSubscriptionUsage,
 )
+from service.schemas import (
+    JobListResponse,
+    StatsResponse,
+    SubscriptionResponse,
+    error_responses,
+)
 from service.serializers import row_to_dict
 
 router = APIRouter(prefix="/api/background-remover")
@@ -31,7 +37,14 @@ def today_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-@router.get("/jobs")
+@router.get(
+    "/jobs",
+    response_model=None,
+    responses={
+        200: {"model": JobListResponse, "description": "The caller's single jobs"},
+        **error_responses({}),
+    },
+)
 def list_jobs(user: Caller, session: DbSession) -> dict[str, Any]:
     """The caller's single (non-batch) jobs, newest first, at most 50."""
     rows = session.scalars(
@@ -43,7 +56,17 @@ def list_jobs(user: Caller, session: DbSession) -> dict[str, Any]:
     return {"jobs": [row_to_dict(row) for row in rows]}
 
 
-@router.get("/subscription")
+@router.get(
+    "/subscription",
+    response_model=None,
+    responses={
+        200: {
+            "model": SubscriptionResponse,
+            "description": "The subscription with today's usage records, or null",
+        },
+        **error_responses({}),
+    },
+)
 def get_subscription(user: Caller, session: DbSession) -> dict[str, Any]:
     """The caller's subscription in any status, with today's usage records, or null."""
     subscription = session.scalars(
@@ -62,7 +85,14 @@ def get_subscription(user: Caller, session: DbSession) -> dict[str, Any]:
     return {"subscription": body}
 
 
-@router.get("/stats")
+@router.get(
+    "/stats",
+    response_model=None,
+    responses={
+        200: {"model": StatsResponse, "description": "The caller's counts and plan"},
+        **error_responses({}),
+    },
+)
 def get_stats(user: Caller, session: DbSession) -> dict[str, Any]:
     """Counts of single jobs and batches, and the plan; database errors are 500s."""
     singles = session.scalar(

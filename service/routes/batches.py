@@ -19,6 +19,12 @@ from service.images import DecodedImage, decode_image
 from service.models import BackgroundRemovalBatch
 from service.pricing import MAX_BATCH_IMAGES, TIERS
 from service.routes.uploads import read_form, read_upload, require_model, tier_from
+from service.schemas import (
+    BatchDownloadResponse,
+    BatchResponse,
+    BatchStartResponse,
+    error_responses,
+)
 from service.serializers import row_to_dict
 
 router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
@@ -56,9 +62,16 @@ BATCH_FORM = {
     "/batch",
     openapi_extra=BATCH_FORM,
     responses={
-        400: {"description": "Invalid tier, no files, too many files, or a bad image"},
-        402: {"description": "Insufficient credits"},
-        503: {"description": "The tier's model is not installed"},
+        200: {"model": BatchStartResponse, "description": "The batch is charged and queued"},
+        **error_responses(
+            {
+                400: "Invalid tier, no files, too many files, or a bad image",
+                402: "Insufficient credits",
+                409: "A request with this Idempotency-Key is still being processed",
+                422: "The Idempotency-Key was already used for a different request",
+                503: "The tier's model is not installed",
+            }
+        ),
     },
 )
 async def start_batch(request: Request, user: Caller) -> JSONResponse:
@@ -117,7 +130,14 @@ def _own_batch(session: Session, user_id: str, batch_id: str) -> BackgroundRemov
     return batch
 
 
-@router.get("/batch/{batch_id}", responses={404: {"description": "Batch not found"}})
+@router.get(
+    "/batch/{batch_id}",
+    response_model=None,
+    responses={
+        200: {"model": BatchResponse, "description": "The batch with its items in order"},
+        **error_responses({404: "Batch not found"}),
+    },
+)
 def get_batch(batch_id: str, user: Caller, session: DbSession) -> dict[str, Any]:
     """The caller's batch with its items in order; 404 for anyone else's."""
     batch = _own_batch(session, user.id, batch_id)
@@ -129,7 +149,11 @@ def get_batch(batch_id: str, user: Caller, session: DbSession) -> dict[str, Any]
 
 @router.get(
     "/batch/{batch_id}/download",
-    responses={404: {"description": "Batch not found, or its ZIP is not generated yet"}},
+    response_model=None,
+    responses={
+        200: {"model": BatchDownloadResponse, "description": "Where the batch's ZIP is"},
+        **error_responses({404: "Batch not found, or its ZIP is not generated yet"}),
+    },
 )
 def download_batch(batch_id: str, user: Caller, session: DbSession) -> dict[str, Any]:
     """Where the batch's ZIP is (JSON, as the original); fetch it from ``zipUrl``."""

@@ -9,17 +9,35 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.schema_version import read_schema_version
+from service.schemas import DatabaseUnreachable, Liveness, NotReady, Ready, error_responses
 
 router = APIRouter()
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    response_model=None,
+    responses={
+        200: {"model": Liveness, "description": "The process is up"},
+        **error_responses({}, authenticated=False),
+    },
+)
 def liveness() -> dict[str, str]:
     """The process is up; says nothing about the database."""
     return {"status": "ok"}
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    responses={
+        200: {"model": Ready, "description": "The database is at the code's head revision"},
+        503: {
+            "model": NotReady | DatabaseUnreachable,
+            "description": "The database is behind (or unknown to this code), or unreachable",
+        },
+        **error_responses({}, authenticated=False),
+    },
+)
 def readiness(request: Request) -> JSONResponse:
     """200 only when the database answers and its revision is the code's head."""
     engine = request.app.state.engine

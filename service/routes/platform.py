@@ -11,11 +11,19 @@ from sqlalchemy import select
 from service.auth import Caller, DbSession
 from service.models import App, Credit
 from service.plugin_config import PLUGINS
+from service.schemas import AppsResponse, CreditBalanceResponse, error_responses
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/credits/balance")
+@router.get(
+    "/credits/balance",
+    response_model=None,
+    responses={
+        200: {"model": CreditBalanceResponse, "description": "The caller's balance"},
+        **error_responses({}),
+    },
+)
 def credit_balance(user: Caller, session: DbSession) -> dict[str, Any]:
     """The ``balance`` of the caller's latest ledger row (not a sum), 0 with no rows."""
     balance = session.scalar(
@@ -27,7 +35,14 @@ def credit_balance(user: Caller, session: DbSession) -> dict[str, Any]:
     return {"success": True, "data": {"balance": balance or 0}}
 
 
-@router.get("/apps")
+@router.get(
+    "/apps",
+    response_model=None,
+    responses={
+        200: {"model": AppsResponse, "description": "Enabled apps in dashboard order"},
+        **error_responses({}),
+    },
+)
 def list_apps(user: Caller, session: DbSession) -> dict[str, Any]:
     """Enabled plugins for the dashboard, ordered, with usage stats from ``apps`` rows."""
     rows = {row.appId: row for row in session.scalars(select(App))}

@@ -16,6 +16,7 @@ from service.idempotency import fingerprint, run_once
 from service.images import decode_image
 from service.models import BackgroundRemovalJob
 from service.routes.uploads import read_form, read_upload, require_model, tier_from
+from service.schemas import JobResponse, RemoveResponse, error_responses
 from service.serializers import row_to_dict
 from service.single_removal import remove_single
 
@@ -56,9 +57,16 @@ REMOVE_FORM = {
     "/remove",
     openapi_extra=REMOVE_FORM,
     responses={
-        400: {"description": "Missing or invalid image or tier"},
-        402: {"description": "Insufficient credits"},
-        503: {"description": "The tier's model is not installed"},
+        200: {"model": RemoveResponse, "description": "The background removed; the job"},
+        **error_responses(
+            {
+                400: "Missing or invalid image or tier",
+                402: "Insufficient credits",
+                409: "A request with this Idempotency-Key is still being processed",
+                422: "The Idempotency-Key was already used for a different request",
+                503: "The tier's model is not installed",
+            }
+        ),
     },
 )
 async def remove_background(request: Request, user: Caller) -> JSONResponse:
@@ -96,7 +104,14 @@ async def remove_background(request: Request, user: Caller) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.get("/jobs/{job_id}", responses={404: {"description": "Job not found"}})
+@router.get(
+    "/jobs/{job_id}",
+    response_model=None,
+    responses={
+        200: {"model": JobResponse, "description": "The job"},
+        **error_responses({404: "Job not found"}),
+    },
+)
 def get_job(job_id: str, user: Caller, session: DbSession) -> dict[str, Any]:
     """One of the caller's jobs (single or batch item); 404 for anyone else's."""
     job = session.scalars(

@@ -9,12 +9,27 @@ from sqlalchemy import or_, select
 from service.auth import Caller, DbSession
 from service.errors import ApiError
 from service.models import BackgroundRemovalBatch, BackgroundRemovalJob
+from service.schemas import error_responses
 
 router = APIRouter(tags=["storage"])
 MEDIA_TYPES = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg"}
+FILE_MEDIA_TYPES = [*MEDIA_TYPES.values(), "application/zip"]
 
 
-@router.get("/storage/{path:path}", responses={404: {"description": "Not found"}})
+@router.get(
+    "/storage/{path:path}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file: a cut-out, a thumbnail, an original, or a batch's ZIP",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in FILE_MEDIA_TYPES
+            },
+        },
+        **error_responses({404: "Not found"}),
+    },
+)
 def storage_file(path: str, request: Request, user: Caller, session: DbSession) -> FileResponse:
     """A stored file, if a job or batch of the caller's points at it; 404 otherwise."""
     url = f"/storage/{path}"

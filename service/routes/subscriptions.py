@@ -12,6 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.auth import Caller
 from service.errors import ApiError
 from service.pricing import TIERS, calculate_batch_pricing
+from service.schemas import (
+    MessageResponse,
+    PricingResponse,
+    SubscriptionCreatedResponse,
+    error_responses,
+)
 from service.serializers import row_to_dict
 from service.subscriptions import cancel, subscribe
 
@@ -52,7 +58,14 @@ async def read_json(request: Request, *, required: bool = True) -> dict[str, Any
             },
         }
     ),
-    responses={400: {"description": "Invalid plan"}, 409: {"description": "Already active"}},
+    response_model=None,
+    responses={
+        200: {
+            "model": SubscriptionCreatedResponse,
+            "description": "The new subscription, or the renewed one",
+        },
+        **error_responses({400: "Invalid plan", 409: "Already active"}),
+    },
 )
 async def create_subscription(request: Request, user: Caller) -> Any:
     """Subscribe to a plan; a cancelled or lapsed subscription is renewed in place."""
@@ -75,7 +88,11 @@ async def create_subscription(request: Request, user: Caller) -> Any:
 @router.delete(
     "/subscription",
     openapi_extra=_json_body({"properties": {"reason": {"type": "string"}}}, required=False),
-    responses={404: {"description": "No subscription found"}},
+    response_model=None,
+    responses={
+        200: {"model": MessageResponse, "description": "Cancelled at once"},
+        **error_responses({400: "Malformed body", 404: "No subscription found"}),
+    },
 )
 async def cancel_subscription(request: Request, user: Caller) -> Any:
     """Cancel now; the body (``{"reason": ...}``) is optional."""
@@ -103,7 +120,11 @@ async def cancel_subscription(request: Request, user: Caller) -> Any:
             },
         }
     ),
-    responses={400: {"description": "Missing or invalid fields"}},
+    response_model=None,
+    responses={
+        200: {"model": PricingResponse, "description": "The batch's price"},
+        **error_responses({400: "Missing or invalid fields"}),
+    },
 )
 async def calculate_pricing(request: Request, user: Caller) -> Any:
     """Price a batch: tier price times images, less the volume discount."""
