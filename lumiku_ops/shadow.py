@@ -29,6 +29,7 @@ from lumiku_ops.alembic_runner import alembic_config
 from lumiku_ops.catalog import read_tables
 from lumiku_ops.embedded import EmbeddedPostgres, default_data_dir, start_embedded
 from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.reaper import start_reaper
 from lumiku_ops.revisions import fingerprint, list_revisions, script_directory
 from lumiku_ops.schema_filter import is_model_object
 
@@ -82,6 +83,7 @@ def shadow_server() -> EmbeddedPostgres:
     global _server
     if _server is None:
         folder = Path(tempfile.mkdtemp(prefix="lumiku-shadow-"))
+        start_reaper(folder)  # stops it even if this process is killed
         _server = start_embedded(folder / "pgdata", cleanup="delete", database=None)
     return _server
 
