@@ -14,6 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from lumiku_ops.schema_filter import is_model_object
+
+# Model tables by name, each as TableInfo.to_dict() without the schema (always public).
+TableCatalog = dict[str, dict[str, Any]]
+
 
 @dataclass(frozen=True)
 class ColumnInfo:
@@ -103,6 +108,17 @@ def read_tables(
         for oid, name, definition in connection.execute(_CONSTRAINTS, {"oids": oids}):
             tables[oid].constraints[name] = definition
     return {f"{t.schema}.{t.name}": t for t in tables.values()}
+
+
+def read_model_tables(connection: Connection, names: Iterable[str] | None = None) -> TableCatalog:
+    """The model tables in ``public`` (of ``names``, default all), non-model objects skipped."""
+    catalog: TableCatalog = {}
+    for info in read_tables(connection, names).values():
+        if is_model_object(info.name):
+            entry = info.to_dict()
+            entry.pop("schema")
+            catalog[info.name] = entry
+    return catalog
 
 
 def snapshot(connection: Connection, *, schemas: Iterable[str] = ("public",)) -> dict[str, Any]:

@@ -5,12 +5,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
-
 from lumiku_ops.embedded import default_data_dir, start_embedded
-from lumiku_ops.errors import ConfigError, DatabaseUnreachableError
-from lumiku_ops.redaction import mask_url, redact
+from lumiku_ops.errors import ConfigError
 from lumiku_ops.settings import Settings, validate_jwt_secret
 
 
@@ -19,26 +15,6 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return start_embedded(settings.data_dir).url()
-
-
-def check_database(url: str, *, timeout_s: int = 5) -> str:
-    """Connect once and return the server's version string.
-
-    Raises:
-        DatabaseUnreachableError: with the masked URL and the driver's reason.
-    """
-    engine = create_engine(url, connect_args={"connect_timeout": timeout_s})
-    try:
-        with engine.connect() as connection:
-            return str(connection.execute(text("SHOW server_version")).scalar_one())
-    except SQLAlchemyError as exc:
-        reason = redact(str(getattr(exc, "orig", exc)).strip().splitlines()[0], [url])
-        raise DatabaseUnreachableError(
-            f"cannot connect to {mask_url(url)}: {reason}. "
-            "Check that the server is running and DATABASE_URL is right."
-        ) from None
-    finally:
-        engine.dispose()
 
 
 def _secret_file(settings: Settings) -> Path:

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lumiku_ops.catalog import TableCatalog
 from lumiku_ops.database import resolve_database_url
 from lumiku_ops.endpoints import Exchange, probe
 from lumiku_ops.revisions import list_revisions, script_directory
 from lumiku_ops.schema_compare import TableDiff, compare_catalogs, same_tables
 from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR, Settings
-from lumiku_ops.shadow import MigrationReplay, TableCatalog, model_catalog, replay_migrations
+from lumiku_ops.shadow import MigrationReplay, model_catalog, replay_migrations
 from lumiku_ops.target import DatabaseState, inspect_database
 from lumiku_ops.verdicts import (
     API_UNREACHABLE,

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from lumiku_ops.alembic_runner import alembic_config
 from lumiku_ops.audit import write_audit
-from lumiku_ops.catalog import read_tables
+from lumiku_ops.catalog import read_model_tables
 from lumiku_ops.database import resolve_database_url
 from lumiku_ops.durations import postgres_interval
 from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError
@@ -37,7 +37,6 @@ from lumiku_ops.migration_lock import (
 )
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.revisions import script_directory
-from lumiku_ops.schema_filter import is_model_object
 from lumiku_ops.settings import Settings
 from lumiku_ops.target import read_recorded_revision
 
@@ -72,14 +71,6 @@ def is_local(url: str) -> bool:
     """True for a Unix socket or a loopback host."""
     parsed = make_url(url)
     return not parsed.host or parsed.host in LOCAL_HOSTS or "host" in parsed.query
-
-
-def _model_catalog(connection: Connection) -> dict[str, dict[str, Any]]:
-    return {
-        info.name: info.to_dict()
-        for info in read_tables(connection).values()
-        if is_model_object(info.name)
-    }
 
 
 def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -166,10 +157,10 @@ def _run(
                         f"SET LOCAL statement_timeout = '{postgres_interval(statement_timeout_s)}'"
                     )
                 )
-                before = _model_catalog(connection)
+                before = read_model_tables(connection)
                 move(connection)
                 result.to_revision = read_recorded_revision(connection)[1]
-                result.changes = describe_changes(before, _model_catalog(connection))
+                result.changes = describe_changes(before, read_model_tables(connection))
             except DBAPIError as exc:
                 transaction.rollback()
                 reason = _explain(exc, lock_timeout_s, statement_timeout_s)

@@ -18,10 +18,11 @@ from alembic import command
 from alembic.operations.ops import MigrationScript
 
 from lumiku_ops.alembic_runner import alembic_config, offline_sql
+from lumiku_ops.catalog import TableCatalog
 from lumiku_ops.errors import LumikuOpsError
 from lumiku_ops.revisions import next_revision_id, script_directory
 from lumiku_ops.settings import Settings
-from lumiku_ops.shadow import TableCatalog, model_catalog, replay_migrations, shadow_database
+from lumiku_ops.shadow import model_catalog, replay_migrations, shadow_database
 from service.models import metadata
 
 _MESSAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,59}$")

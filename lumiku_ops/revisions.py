@@ -9,8 +9,8 @@ from pathlib import Path
 
 from alembic.script import Script, ScriptDirectory
 
-from lumiku_ops.alembic_runner import alembic_config
 from lumiku_ops.errors import ConfigError
+from service.schema_version import script_directory as service_script_directory
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def script_directory(migrations_dir: Path) -> ScriptDirectory:
         raise ConfigError(
             f"{migrations_dir} is not an Alembic folder (no env.py); pass --migrations DIR"
         )
-    return ScriptDirectory.from_config(alembic_config(migrations_dir))
+    return service_script_directory(migrations_dir)
 
 
 def list_revisions(scripts: ScriptDirectory) -> list[RevisionInfo]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from lumiku_ops.shadow import TableCatalog
+from lumiku_ops.catalog import TableCatalog
 
 
 @dataclass

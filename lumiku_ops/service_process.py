@@ -50,6 +50,8 @@ def start_service_process(
     port: int | None = None,
     host: str = "127.0.0.1",
     timeout_s: float = 60.0,
+    worker: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> ServiceProcess:
     """Start ``lumiku-ops serve`` and wait until ``/health`` answers.
 
@@ -57,27 +59,31 @@ def start_service_process(
         LumikuOpsError: it exited or did not answer in time (with its log's tail).
     """
     port = port or free_port(host)
-    env = {**os.environ, "LUMIKU_JWT_SECRET": jwt_secret}
+    env = {**os.environ, "LUMIKU_JWT_SECRET": jwt_secret, **(extra_env or {})}
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lumiku_ops",
-            "serve",
-            "--database-url",
-            database_url,
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--log-file",
-            str(log_file),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # What serve says before its JSON log exists (a refused secret, say) lands here.
+    stderr_file = log_file.with_name(log_file.name + ".stderr")
+    command = [
+        sys.executable,
+        "-m",
+        "lumiku_ops",
+        "serve",
+        "--database-url",
+        database_url,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--log-file",
+        str(log_file),
+    ]
+    with stderr_file.open("wb") as stderr:
+        process = subprocess.Popen(
+            command + ([] if worker else ["--no-worker"]),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     service = ServiceProcess(f"http://{host}:{port}", log_file, process)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -90,5 +96,5 @@ def start_service_process(
             pass
         time.sleep(0.1)
     service.stop()
-    tail = log_file.read_text()[-800:] if log_file.exists() else ""
+    tail = (stderr_file.read_text() + (log_file.read_text() if log_file.exists() else ""))[-800:]
     raise LumikuOpsError(f"the service did not start (see {log_file}): {tail}")

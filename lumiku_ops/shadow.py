@@ -26,14 +26,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from lumiku_ops.alembic_runner import alembic_config
-from lumiku_ops.catalog import read_tables
+from lumiku_ops.catalog import TableCatalog, read_model_tables
 from lumiku_ops.embedded import EmbeddedPostgres, default_data_dir, start_embedded
 from lumiku_ops.errors import LumikuOpsError
 from lumiku_ops.reaper import start_reaper
 from lumiku_ops.revisions import fingerprint, list_revisions, script_directory
-from lumiku_ops.schema_filter import is_model_object
 
-TableCatalog = dict[str, dict[str, Any]]  # table name -> TableInfo.to_dict() without schema
 _server: EmbeddedPostgres | None = None
 _memory: dict[str, Any] = {}
 
@@ -103,17 +101,6 @@ def shadow_database() -> Iterator[Connection]:
         server.drop_database(name)
 
 
-def _model_tables(connection: Connection) -> TableCatalog:
-    tables = read_tables(connection)
-    catalog: TableCatalog = {}
-    for info in tables.values():
-        if is_model_object(info.name):
-            entry = info.to_dict()
-            entry.pop("schema")
-            catalog[info.name] = entry
-    return catalog
-
-
 def _cache_dir(cache_dir: Path | None) -> Path:
     return cache_dir or default_data_dir().parent / "cache"
 
@@ -158,7 +145,7 @@ def replay_migrations(migrations_dir: Path, *, cache_dir: Path | None = None) ->
             try:
                 with connection.begin():
                     command.upgrade(alembic_config(migrations_dir, connection), revision)
-                    replay.catalogs[revision] = _model_tables(connection)
+                    replay.catalogs[revision] = read_model_tables(connection)
             except Exception as exc:  # any failure in user-written revision code
                 raise ShadowReplayError(
                     f"revision {revision} fails when replayed on an empty database: "
@@ -190,7 +177,7 @@ def model_catalog(metadata: MetaData, *, cache_dir: Path | None = None) -> Table
         with shadow_database() as connection:
             with connection.begin():
                 metadata.create_all(connection)
-                cached = _model_tables(connection)
+                cached = read_model_tables(connection)
         _store(_cache_dir(cache_dir) / f"{key}.json", cached)
     _memory[key] = cached
     return dict(cached)

@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from lumiku_ops.catalog import read_tables
+from lumiku_ops.catalog import TableCatalog, read_model_tables
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.schema_compare import LookAlike, find_look_alikes
-from lumiku_ops.shadow import TableCatalog
 
 READ_ONLY_OPTIONS = (
     "-c default_transaction_read_only=on -c statement_timeout=5000 -c lock_timeout=2000"
@@ -97,10 +96,7 @@ def inspect_database(url: str, model_tables: Iterable[str]) -> DatabaseState:
                 connection.execute(text("SHOW transaction_read_only")).scalar() == "on"
             )
             state.has_version_table, state.recorded_revision = read_recorded_revision(connection)
-            for info in read_tables(connection, names).values():
-                entry = info.to_dict()
-                entry.pop("schema")
-                state.catalog[info.name] = entry
+            state.catalog = read_model_tables(connection, names)
             state.look_alikes = find_look_alikes(connection, names)
             return state
     except SQLAlchemyError as exc:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from lumiku_ops.service_process import free_port
+from lumiku_ops.service_process import free_port, start_service_process
 
 __all__ = ["RunningService", "free_port", "start_service"]
 
@@ -67,38 +64,12 @@ def start_service(
     worker: bool = True,
 ) -> RunningService:
     """Start ``lumiku-ops serve`` and wait until ``/health`` answers."""
-    port = free_port()
-    env = {**os.environ, "LUMIKU_JWT_SECRET": jwt_secret, **(extra_env or {})}
-    env.pop("DATABASE_URL", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lumiku_ops",
-            "serve",
-            "--database-url",
-            database_url,
-            "--port",
-            str(port),
-            "--log-file",
-            str(log_file),
-            *([] if worker else ["--no-worker"]),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    started = start_service_process(
+        database_url,
+        jwt_secret=jwt_secret,
+        log_file=log_file,
+        timeout_s=30,
+        worker=worker,
+        extra_env=extra_env,
     )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out, err = process.communicate()
-            raise RuntimeError(f"service exited with {process.returncode}: {err.decode()}")
-        try:
-            if requests.get(base_url + "/health", timeout=1).status_code == 200:
-                return RunningService(base_url=base_url, log_file=log_file, process=process)
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("service did not answer /health within 30 s")
+    return RunningService(base_url=started.base_url, log_file=log_file, process=started.process)
