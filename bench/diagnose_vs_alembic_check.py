@@ -45,14 +45,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(REPO_ROOT))
 
+from lumiku_ops.db.filter import include_object  # noqa: E402
+
 from lumiku_ops import shadow  # noqa: E402
-from lumiku_ops.alembic_runner import alembic_config, upgrade_database  # noqa: E402
-from lumiku_ops.diagnose import diagnose  # noqa: E402
-from lumiku_ops.embedded import start_embedded  # noqa: E402
+from lumiku_ops.db.embedded import start_embedded  # noqa: E402
+from lumiku_ops.diagnose.diagnosis import diagnose  # noqa: E402
+from lumiku_ops.diagnose.verdicts import HEALTHY  # noqa: E402
+from lumiku_ops.migrate.runner import alembic_config, upgrade_database  # noqa: E402
 from lumiku_ops.redaction import mask_url  # noqa: E402
-from lumiku_ops.schema_filter import include_object  # noqa: E402
 from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR, load_settings  # noqa: E402
-from lumiku_ops.verdicts import HEALTHY  # noqa: E402
 from service.models import metadata  # noqa: E402
 
 # Per-transaction lock slots are finite (max_locks_per_transaction); each table takes a

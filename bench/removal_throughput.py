@@ -37,9 +37,9 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lumiku_ops.accounts import ensure_account, issue_token  # noqa: E402
-from lumiku_ops.alembic_runner import upgrade_database  # noqa: E402
-from lumiku_ops.embedded import start_embedded  # noqa: E402
+from lumiku_ops.db.embedded import start_embedded  # noqa: E402
+from lumiku_ops.migrate.runner import upgrade_database  # noqa: E402
+from lumiku_ops.reference.accounts import ensure_account, issue_token  # noqa: E402
 from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR  # noqa: E402
 from service.removal import model_file  # noqa: E402
 from service.settings import default_model_home  # noqa: E402

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lumiku_ops.endpoints import CheckResult
+    from lumiku_ops.verify.endpoints import CheckResult
 
 
 class LumikuOpsError(Exception):

@@ -11,13 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from lumiku_ops.errors import ConfigError
+from lumiku_ops.project import Project, load_project
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MIGRATIONS_DIR = REPO_ROOT / "migrations"
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 # Values copied from templates and tutorials; a service must never run with them.
@@ -27,22 +23,25 @@ PLACEHOLDER_SECRETS = frozenset(
 MIN_SECRET_LENGTH = 32
 
 
-def normalize_database_url(url: str) -> str:
+def normalize_database_url(url: str, *, name: str = "DATABASE_URL") -> str:
     """Return ``url`` with the psycopg 3 driver, rejecting anything not PostgreSQL.
 
     Raises:
         ConfigError: the URL cannot be parsed or is not a PostgreSQL URL.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url.strip())
     except ArgumentError:
         raise ConfigError(
-            "DATABASE_URL is not a valid database URL; expected "
+            f"{name} is not a valid database URL; expected "
             "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME"
         ) from None
     if parsed.get_backend_name() not in {"postgresql", "postgres"}:
         raise ConfigError(
-            f"DATABASE_URL uses '{parsed.get_backend_name()}'; only PostgreSQL is supported "
+            f"{name} uses '{parsed.get_backend_name()}'; only PostgreSQL is supported "
             "(postgresql+psycopg://...)"
         )
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -75,7 +74,9 @@ class Settings:
     api_url: str = DEFAULT_API_URL
     token: str | None = field(default=None, repr=False)
     jwt_secret: str | None = field(default=None, repr=False)
-    migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
+    project_dir: Path = field(default_factory=Path.cwd)
+    migrations_override: Path | None = None
+    shadow_url: str | None = field(default=None, repr=False)
     data_dir: Path | None = None
     media_root: Path | None = None
     model_home: Path | None = None
@@ -85,36 +86,91 @@ class Settings:
         """True when no database URL was given and the embedded server is used."""
         return self.database_url is None
 
+    @property
+    def project(self) -> Project:
+        """The project in ``project_dir`` (read once; ``ConfigError`` when not described)."""
+        return _project(self.project_dir, self.migrations_override)
+
+    @property
+    def migrations_dir(self) -> Path:
+        """``--migrations`` if given, else the project's Alembic ``script_location``."""
+        return self.migrations_override or self.project.migrations_dir
+
+    @property
+    def lumiku_dir(self) -> Path:
+        """Where lumiku-ops keeps its own files: the embedded server's parent folder."""
+        return (self.data_dir or self.project_dir / ".lumiku" / "pgdata").parent
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where shadow replays are cached, keyed by the revision files' content."""
+        return self.lumiku_dir / "cache"
+
+    @property
+    def effective_shadow_url(self) -> str | None:
+        """``--shadow-url``/``$LUMIKU_SHADOW_URL``, else the project's ``shadow_url``."""
+        if self.shadow_url:
+            return self.shadow_url
+        try:
+            configured = self.project.shadow_url
+        except ConfigError:
+            return None
+        return normalize_database_url(configured, name="shadow_url") if configured else None
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-``None`` overrides applied."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "migrations_dir" in given:
+            given["migrations_override"] = Path(given.pop("migrations_dir")).resolve()
+        return replace(self, **given)
 
 
-def load_settings(**overrides: Any) -> Settings:
+def _project(folder: Path, migrations: Path | None) -> Project:
+    return load_project(folder, migrations_dir=migrations)
+
+
+def load_settings(
+    *, token_env: str | None = None, database_url_env: str | None = None, **overrides: Any
+) -> Settings:
     """Build Settings from the environment, then apply explicit overrides.
 
     Reads ``DATABASE_URL``, ``LUMIKU_API_URL``, ``LUMIKU_TOKEN``, ``LUMIKU_JWT_SECRET``,
+    ``LUMIKU_PROJECT``, ``LUMIKU_MIGRATIONS_DIR``, ``LUMIKU_SHADOW_URL``,
     ``LUMIKU_DATA_DIR``, ``LUMIKU_MEDIA_ROOT`` and ``U2NET_HOME``; an override of ``None``
-    means "not given" and keeps the environment.
+    means "not given" and keeps the environment. This is the only reader of the
+    environment in the package.
+
+    Args:
+        token_env: read the token from this variable instead of ``LUMIKU_TOKEN`` (runbooks
+            take secrets by variable name, never by value); ``""`` means no token.
+        database_url_env: likewise for the database URL; ``""`` means the embedded server.
     """
     env = os.environ
-    database_url = overrides.pop("database_url", None) or env.get("DATABASE_URL") or None
+    url_variable = "DATABASE_URL" if database_url_env is None else database_url_env
+    database_url = overrides.pop("database_url", None) or (
+        env.get(url_variable) if url_variable else None
+    )
+    token_variable = "LUMIKU_TOKEN" if token_env is None else token_env
     data_dir = overrides.pop("data_dir", None) or env.get("LUMIKU_DATA_DIR") or None
+    project_dir = overrides.pop("project_dir", None) or env.get("LUMIKU_PROJECT") or "."
+    migrations = overrides.pop("migrations_dir", None) or env.get("LUMIKU_MIGRATIONS_DIR")
+    shadow_url = overrides.pop("shadow_url", None) or env.get("LUMIKU_SHADOW_URL") or None
     settings = Settings(
         database_url=normalize_database_url(database_url) if database_url else None,
         api_url=(env.get("LUMIKU_API_URL") or DEFAULT_API_URL).rstrip("/"),
-        token=env.get("LUMIKU_TOKEN") or None,
+        token=(env.get(token_variable) if token_variable else None) or None,
         jwt_secret=env.get("LUMIKU_JWT_SECRET") or None,
-        data_dir=Path(data_dir).expanduser().resolve() if data_dir else None,
+        project_dir=Path(project_dir).expanduser().resolve(),
+        migrations_override=_path_from(migrations),
+        shadow_url=normalize_database_url(shadow_url, name="shadow_url") if shadow_url else None,
+        data_dir=_path_from(data_dir),
         media_root=_path_from(env.get("LUMIKU_MEDIA_ROOT")),
         model_home=_path_from(env.get("U2NET_HOME")),
     )
     if overrides.get("api_url"):
         overrides["api_url"] = str(overrides["api_url"]).rstrip("/")
-    if overrides.get("migrations_dir"):
-        overrides["migrations_dir"] = Path(overrides["migrations_dir"]).resolve()
     return settings.with_overrides(**overrides)
 
 
-def _path_from(value: str | None) -> Path | None:
+def _path_from(value: str | Path | None) -> Path | None:
     return Path(value).expanduser().resolve() if value else None

@@ -11,8 +11,6 @@ import sys
 from types import FrameType
 
 import click
-from alembic.util import CommandError
-from sqlalchemy.exc import SQLAlchemyError
 
 from lumiku_ops.cli import (
     check,  # noqa: F401  (each module registers its commands)
@@ -56,17 +54,29 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR
-    except (LumikuOpsError, CommandError, SQLAlchemyError) as exc:
-        if show_traceback:
+    except Exception as exc:
+        if show_traceback or not _reportable(exc):
             raise
         click.echo(f"error: {_describe(exc)}", err=True)
         return EXIT_ERROR
     return code if isinstance(code, int) else EXIT_OK
 
 
+def _reportable(exc: Exception) -> bool:
+    # Alembic and SQLAlchemy are imported only if a command used them (they are by then).
+    if isinstance(exc, LumikuOpsError):
+        return True
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, CommandError | SQLAlchemyError)
+
+
 def _describe(exc: Exception) -> str:
     if isinstance(exc, LumikuOpsError):
         return str(exc)
+    from alembic.util import CommandError
+
     if isinstance(exc, CommandError):
         return f"alembic: {exc}"
     # A driver error we did not anticipate: its first line only, with secrets removed.

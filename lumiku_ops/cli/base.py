@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -9,6 +10,21 @@ from typing import Any, Protocol
 import click
 
 EXIT_OK, EXIT_ERROR, EXIT_PROBLEM = 0, 1, 3
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """A stand-in for ``module.name`` that imports it on first call.
+
+    ``lumiku-ops --help`` then imports no database driver, Alembic or notebook machinery,
+    and stays as fast as ``alembic --help``; the CLI's contract tests can still replace
+    the stand-in on the command's module.
+    """
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 class Result(Protocol):
@@ -36,7 +52,19 @@ migrations_option = click.option(
     "migrations_dir",
     metavar="DIR",
     type=click.Path(file_okay=False, path_type=str),
-    help="Alembic folder (default: this project's migrations/).",
+    help="Alembic folder (default: the project's alembic.ini script_location).",
+)
+project_option = click.option(
+    "--project",
+    "project_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder whose pyproject.toml has [tool.lumiku-ops] (default: $LUMIKU_PROJECT, else .).",
+)
+shadow_url_option = click.option(
+    "--shadow-url",
+    metavar="URL",
+    help="Server for scratch replay databases (default: $LUMIKU_SHADOW_URL, else embedded).",
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print only the result, as JSON, on stdout."

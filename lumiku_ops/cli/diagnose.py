@@ -10,36 +10,48 @@ from lumiku_ops.cli.base import (
     database_url_option,
     emit,
     json_option,
+    lazy,
     migrations_option,
+    project_option,
+    shadow_url_option,
 )
-from lumiku_ops.diagnose import diagnose as run_diagnosis
-from lumiku_ops.report import format_diagnosis
+from lumiku_ops.diagnose.verdicts import HEALTHY
 from lumiku_ops.settings import load_settings
-from lumiku_ops.verdicts import HEALTHY
+
+run_diagnosis = lazy("lumiku_ops.diagnose.diagnosis", "diagnose")
+format_diagnosis = lazy("lumiku_ops.diagnose.format", "format_diagnosis")
 
 
 @cli.command()
 @api_url_option
 @database_url_option
+@project_option
 @migrations_option
+@shadow_url_option
 @click.option(
     "--endpoint",
     "endpoints",
     multiple=True,
     metavar="PATH",
-    help="Endpoint to probe (repeatable; default: the three failing and two contrast ones).",
+    help="Path to probe, e.g. /api/items (repeatable; default: the project's endpoints).",
 )
 @json_option
 def diagnose(
     api_url: str | None,
     database_url: str | None,
+    project_dir: str | None,
     migrations_dir: str | None,
+    shadow_url: str | None,
     endpoints: tuple[str, ...],
     as_json: bool,
 ) -> int:
     """Gather evidence on the 500s and state one verdict with its remedy."""
     settings = load_settings(
-        api_url=api_url, database_url=database_url, migrations_dir=migrations_dir
+        api_url=api_url,
+        database_url=database_url,
+        project_dir=project_dir,
+        migrations_dir=migrations_dir,
+        shadow_url=shadow_url,
     )
     result = run_diagnosis(settings, endpoints=list(endpoints) or None)
     return emit(result, as_json=as_json, render=format_diagnosis, ok=result.verdict == HEALTHY)

@@ -7,21 +7,32 @@ from typing import Any, TypeVar
 
 import click
 
-from lumiku_ops.cli.base import cli, database_url_option, emit, json_option, migrations_option
-from lumiku_ops.durations import parse_duration
-from lumiku_ops.migrate_apply import apply_migrations, rollback_migrations
-from lumiku_ops.migrate_create import create_migration
-from lumiku_ops.migrate_plan import lint_migrations, plan_migrations
-from lumiku_ops.migrate_status import migration_status, verify_schema
-from lumiku_ops.report_migrate import (
-    format_apply,
-    format_created,
-    format_lint,
-    format_plan,
-    format_schema_verification,
-    format_status,
+from lumiku_ops.cli.base import (
+    cli,
+    database_url_option,
+    emit,
+    json_option,
+    lazy,
+    migrations_option,
+    project_option,
+    shadow_url_option,
 )
-from lumiku_ops.settings import load_settings
+from lumiku_ops.durations import parse_duration
+from lumiku_ops.settings import Settings, load_settings
+
+apply_migrations = lazy("lumiku_ops.migrate.apply", "apply_migrations")
+rollback_migrations = lazy("lumiku_ops.migrate.apply", "rollback_migrations")
+create_migration = lazy("lumiku_ops.migrate.create", "create_migration")
+lint_migrations = lazy("lumiku_ops.migrate.plan", "lint_migrations")
+plan_migrations = lazy("lumiku_ops.migrate.plan", "plan_migrations")
+migration_status = lazy("lumiku_ops.migrate.status", "migration_status")
+verify_schema = lazy("lumiku_ops.migrate.status", "verify_schema")
+format_apply = lazy("lumiku_ops.migrate.format", "format_apply")
+format_created = lazy("lumiku_ops.migrate.format", "format_created")
+format_lint = lazy("lumiku_ops.migrate.format", "format_lint")
+format_plan = lazy("lumiku_ops.migrate.format", "format_plan")
+format_schema_verification = lazy("lumiku_ops.migrate.format", "format_schema_verification")
+format_status = lazy("lumiku_ops.migrate.format", "format_status")
 
 target_option = click.option(
     "--target", default="head", show_default=True, metavar="REV", help="Revision to reach."
@@ -66,6 +77,20 @@ def _safety_options(command: F) -> F:
     return command
 
 
+def _settings(
+    database_url: str | None,
+    project_dir: str | None,
+    migrations_dir: str | None,
+    shadow_url: str | None,
+) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        project_dir=project_dir,
+        migrations_dir=migrations_dir,
+        shadow_url=shadow_url,
+    )
+
+
 @cli.group()
 def migrate() -> None:
     """Create, plan, lint, apply, check and roll back migrations."""
@@ -75,11 +100,19 @@ def migrate() -> None:
 @click.option(
     "--message", "-m", required=True, help="Revision message, e.g. add_background_remover_models."
 )
+@project_option
 @migrations_option
+@shadow_url_option
 @json_option
-def create(message: str, migrations_dir: str | None, as_json: bool) -> int:
+def create(
+    message: str,
+    project_dir: str | None,
+    migrations_dir: str | None,
+    shadow_url: str | None,
+    as_json: bool,
+) -> int:
     """Autogenerate a revision from the models against a shadow database."""
-    result = create_migration(load_settings(migrations_dir=migrations_dir), message)
+    result = create_migration(_settings(None, project_dir, migrations_dir, shadow_url), message)
     return emit(result, as_json=as_json, render=format_created, ok=result.complete)
 
 
@@ -87,17 +120,21 @@ def create(message: str, migrations_dir: str | None, as_json: bool) -> int:
 @target_option
 @from_option
 @database_url_option
+@project_option
 @migrations_option
+@shadow_url_option
 @json_option
 def plan(
     target: str,
     from_revision: str | None,
     database_url: str | None,
+    project_dir: str | None,
     migrations_dir: str | None,
+    shadow_url: str | None,
     as_json: bool,
 ) -> int:
     """Print the SQL the pending revisions would run, as one transaction."""
-    settings = load_settings(database_url=database_url, migrations_dir=migrations_dir)
+    settings = _settings(database_url, project_dir, migrations_dir, shadow_url)
     result = plan_migrations(settings, target=target, from_revision=from_revision)
     return emit(result, as_json=as_json, render=format_plan, ok=True)
 
@@ -109,18 +146,22 @@ def plan(
     "--allow-destructive", is_flag=True, help="Report DROP/TRUNCATE/type changes as warnings."
 )
 @database_url_option
+@project_option
 @migrations_option
+@shadow_url_option
 @json_option
 def lint(
     target: str,
     from_revision: str | None,
     allow_destructive: bool,
     database_url: str | None,
+    project_dir: str | None,
     migrations_dir: str | None,
+    shadow_url: str | None,
     as_json: bool,
 ) -> int:
     """Lint the planned SQL with squawk and the destructive-statement rule."""
-    settings = load_settings(database_url=database_url, migrations_dir=migrations_dir)
+    settings = _settings(database_url, project_dir, migrations_dir, shadow_url)
     result = lint_migrations(
         settings, target=target, from_revision=from_revision, allow_destructive=allow_destructive
     )
@@ -131,7 +172,9 @@ def lint(
 @target_option
 @_safety_options
 @database_url_option
+@project_option
 @migrations_option
+@shadow_url_option
 @json_option
 def apply(
     target: str,
@@ -141,11 +184,13 @@ def apply(
     statement_timeout: str,
     wait: bool,
     database_url: str | None,
+    project_dir: str | None,
     migrations_dir: str | None,
+    shadow_url: str | None,
     as_json: bool,
 ) -> int:
     """Apply pending revisions atomically, under a lock, with timeouts."""
-    settings = load_settings(database_url=database_url, migrations_dir=migrations_dir)
+    settings = _settings(database_url, project_dir, migrations_dir, shadow_url)
     result = apply_migrations(
         settings,
         target=target,
@@ -164,7 +209,9 @@ def apply(
 )
 @_safety_options
 @database_url_option
+@project_option
 @migrations_option
+@shadow_url_option
 @json_option
 def rollback(
     to: str | None,
@@ -174,11 +221,13 @@ def rollback(
     statement_timeout: str,
     wait: bool,
     database_url: str | None,
+    project_dir: str | None,
     migrations_dir: str | None,
+    shadow_url: str | None,
     as_json: bool,
 ) -> int:
     """Downgrade with the same lock, timeouts and confirmation rules as apply."""
-    settings = load_settings(database_url=database_url, migrations_dir=migrations_dir)
+    settings = _settings(database_url, project_dir, migrations_dir, shadow_url)
     result = rollback_migrations(
         settings,
         to=to,
@@ -193,19 +242,36 @@ def rollback(
 
 @migrate.command()
 @database_url_option
+@project_option
 @migrations_option
+@shadow_url_option
 @json_option
-def status(database_url: str | None, migrations_dir: str | None, as_json: bool) -> int:
+def status(
+    database_url: str | None,
+    project_dir: str | None,
+    migrations_dir: str | None,
+    shadow_url: str | None,
+    as_json: bool,
+) -> int:
     """Show the recorded revision, heads and pending list; exit 3 when behind."""
-    settings = load_settings(database_url=database_url, migrations_dir=migrations_dir)
+    settings = _settings(database_url, project_dir, migrations_dir, shadow_url)
     result = migration_status(settings)
     return emit(result, as_json=as_json, render=format_status, ok=result.up_to_date)
 
 
 @migrate.command()
 @database_url_option
+@project_option
+@migrations_option
+@shadow_url_option
 @json_option
-def verify(database_url: str | None, as_json: bool) -> int:
+def verify(
+    database_url: str | None,
+    project_dir: str | None,
+    migrations_dir: str | None,
+    shadow_url: str | None,
+    as_json: bool,
+) -> int:
     """Check every model table has exactly the model's columns, indexes and keys."""
-    result = verify_schema(load_settings(database_url=database_url))
+    result = verify_schema(_settings(database_url, project_dir, migrations_dir, shadow_url))
     return emit(result, as_json=as_json, render=format_schema_verification, ok=result.passed)

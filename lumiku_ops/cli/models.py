@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from lumiku_ops.cli.base import cli, emit, json_option
-from lumiku_ops.models_install import DEFAULT_MODEL, ModelInstall, install_model
 from lumiku_ops.settings import load_settings
-from service.settings import default_model_home
 
 
 @cli.group()
@@ -15,16 +15,22 @@ def models() -> None:
     """Manage the rembg models the service removes backgrounds with."""
 
 
-def _render(result: ModelInstall) -> str:
+def _render(result: Any) -> str:
     verb = "already installed" if result.source == "present" else f"installed ({result.source})"
     return f"{result.name}: {verb} at {result.path} (md5 {result.md5})"
 
 
 @models.command()
-@click.argument("name", default=DEFAULT_MODEL)
+@click.argument("name", default="u2netp")
 @json_option
 def install(name: str, as_json: bool) -> int:
     """Install model NAME (default u2netp) into $U2NET_HOME (default ~/.u2net)."""
     settings = load_settings()
+    from lumiku_ops.reference import require_reference
+
+    require_reference(settings.project_dir)
+    from lumiku_ops.reference.models_install import install_model
+    from service.settings import default_model_home
+
     result = install_model(name, model_home=settings.model_home or default_model_home())
     return emit(result, as_json=as_json, render=_render, ok=True)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lumiku_ops.cli.base import cli, emit, json_option
-from lumiku_ops.runbook import RUNBOOKS, RunbookRun, run_runbook, runbook_parameters
+from lumiku_ops.cli.base import cli, emit, json_option, lazy, project_option
+from lumiku_ops.runbooks.catalogue import RUNBOOKS
+
+if TYPE_CHECKING:
+    from lumiku_ops.runbooks.run import RunbookRun
+
+run_runbook = lazy("lumiku_ops.runbooks.run", "run_runbook")
+runbook_parameters = lazy("lumiku_ops.runbooks.run", "runbook_parameters")
 
 
 def parse_value(text: str) -> Any:
@@ -76,13 +82,20 @@ def list_runbooks(as_json: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (default: reports/<timestamp>/).",
 )
+@project_option
 @json_option
 def run(
-    name: str, parameters: tuple[tuple[str, str], ...], out_dir: Path | None, as_json: bool
+    name: str,
+    parameters: tuple[tuple[str, str], ...],
+    out_dir: Path | None,
+    project_dir: str | None,
+    as_json: bool,
 ) -> int:
     """Execute a runbook and write the notebook and both HTML reports."""
     folder = out_dir or Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     values = {key: parse_value(value) for key, value in parameters}
+    if project_dir is not None:
+        values.setdefault("project_dir", str(Path(project_dir).resolve()))
     if not as_json:
         click.echo(f"running {name} into {folder} ...", err=True)
     result = run_runbook(name, parameters=values, out_dir=folder, progress=not as_json)

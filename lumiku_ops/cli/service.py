@@ -6,14 +6,18 @@ from pathlib import Path
 
 import click
 
-from lumiku_ops import demo as demo_module
-from lumiku_ops.accounts import ensure_account, issue_token
 from lumiku_ops.cli.base import EXIT_ERROR, cli, database_url_option, emit, json_option
-from lumiku_ops.database import resolve_database_url, resolve_jwt_secret
-from lumiku_ops.demo_report import format_demo
 from lumiku_ops.redaction import mask_url
-from lumiku_ops.serve import ensure_port_free, run_service, service_settings
-from lumiku_ops.settings import load_settings
+from lumiku_ops.settings import Settings, load_settings
+
+
+def _reference(**overrides: str | None) -> Settings:
+    # The reference wing imports the service only now, so --help and the core stay light.
+    settings = load_settings(**overrides)
+    from lumiku_ops.reference import require_reference
+
+    require_reference(settings.project_dir)
+    return settings
 
 
 @cli.command()
@@ -34,7 +38,9 @@ def serve(
     database_url: str | None, host: str, port: int, log_file: Path | None, no_worker: bool
 ) -> None:
     """Serve the reference Background Remover API."""
-    settings = load_settings(database_url=database_url)
+    settings = _reference(database_url=database_url)
+    from lumiku_ops.reference.serve import ensure_port_free, run_service, service_settings
+
     config = service_settings(settings, log_file=log_file)
     ensure_port_free(host, port)
     where = mask_url(settings.database_url) if settings.database_url else "embedded PostgreSQL"
@@ -51,7 +57,11 @@ def token(
     database_url: str | None, user_id: str | None, email: str | None, credits: int | None
 ) -> None:
     """Create the user if needed and print only a JWT for it."""
-    settings = load_settings(database_url=database_url)
+    settings = _reference(database_url=database_url)
+    from lumiku_ops.db.connect import resolve_database_url
+    from lumiku_ops.reference.accounts import ensure_account, issue_token
+    from lumiku_ops.reference.secrets import resolve_jwt_secret
+
     secret = resolve_jwt_secret(settings)
     account = ensure_account(
         resolve_database_url(settings), user_id=user_id, email=email, credits=credits
@@ -74,8 +84,12 @@ def token(
 def demo(port: int | None, reports_root: Path, no_smoke_test: bool, as_json: bool) -> int:
     """Replay the incident and fix it with the four runbooks, on an embedded database."""
     say = (lambda _: None) if as_json else (lambda line: click.echo(line, err=True))
-    result = demo_module.run_demo(
-        load_settings(),
+    settings = _reference()
+    from lumiku_ops.reference.demo import run_demo
+    from lumiku_ops.reference.index_page import format_demo
+
+    result = run_demo(
+        settings,
         reports_root=reports_root,
         port=port,
         smoke_test=not no_smoke_test,

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lumiku_ops.cli.base import api_url_option, cli, emit, json_option
+from lumiku_ops.cli.base import api_url_option, cli, emit, json_option, lazy
 from lumiku_ops.durations import parse_duration
-from lumiku_ops.endpoints import DEFAULT_TOKEN_ENV, Check, load_checks, verify_endpoints
 from lumiku_ops.errors import LumikuOpsError
 from lumiku_ops.settings import load_settings
-from lumiku_ops.transcript import format_junit, format_verification
+
+if TYPE_CHECKING:
+    from lumiku_ops.verify.endpoints import Check
+
+DEFAULT_TOKEN_ENV = "LUMIKU_TOKEN"
+load_checks = lazy("lumiku_ops.verify.specs", "load_checks")
+verify_endpoints = lazy("lumiku_ops.verify.endpoints", "verify_endpoints")
+format_junit = lazy("lumiku_ops.verify.transcript", "format_junit")
+format_verification = lazy("lumiku_ops.verify.transcript", "format_verification")
 
 
 def _load_checks(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:

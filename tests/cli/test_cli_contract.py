@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from lumiku_ops.cli import cli
 from lumiku_ops.cli import migrate as migrate_cli
-from lumiku_ops.migrate_apply import ApplyResult
+from lumiku_ops.migrate.apply import ApplyResult
 from lumiku_ops.settings import Settings
 
 
@@ -93,7 +93,7 @@ def test_rollback_passes_its_target(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_lint_passes_allow_destructive_and_range(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lumiku_ops.migrate_plan import LintReport, MigrationPlan
+    from lumiku_ops.migrate.plan import LintReport, MigrationPlan
 
     recorder = Recorder(LintReport(plan=MigrationPlan(None, "head", [], "")))
     monkeypatch.setattr(migrate_cli, "lint_migrations", recorder)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from lumiku_ops.catalog import snapshot
-from lumiku_ops.diagnose import diagnose
+from lumiku_ops.db.catalog import snapshot
+from lumiku_ops.diagnose.diagnosis import diagnose
 from lumiku_ops.settings import load_settings
 from tests.utils.db import connect, upgrade
 from tests.utils.service import free_port

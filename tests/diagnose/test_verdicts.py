@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lumiku_ops.diagnose import Diagnosis, diagnose
-from lumiku_ops.revisions import copy_migrations
-from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR, REPO_ROOT, load_settings
+from lumiku_ops.diagnose.diagnosis import Diagnosis, diagnose
+from lumiku_ops.migrate.revisions import copy_migrations
+from lumiku_ops.settings import load_settings
 from tests.conftest import JWT_SECRET
 from tests.utils.db import connect, upgrade
 from tests.utils.factories import add, job, user_with_token
+from tests.utils.project import REFERENCE, REPO_ROOT
 from tests.utils.service import RunningService, free_port
 
 pytestmark = [pytest.mark.db, pytest.mark.http]
@@ -52,7 +53,7 @@ def test_missing_revision_file_is_migration_not_created(
     fresh_db: str, service_factory: Start, tmp_path: Path
 ) -> None:
     service, token = at_revision(fresh_db, "0001", service_factory)
-    scratch = copy_migrations(DEFAULT_MIGRATIONS_DIR, tmp_path / "migrations", without=["0002"])
+    scratch = copy_migrations(REFERENCE, tmp_path / "migrations", without=["0002"])
     result = run(fresh_db, service, token, migrations_dir=scratch)
     assert result.verdict == "MIGRATION_NOT_CREATED"
     assert result.findings == ["MIGRATION_NOT_CREATED"]  # the 500s are explained, not "unknown"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lumiku_ops.catalog import snapshot
-from lumiku_ops.migrate_apply import apply_migrations, rollback_migrations
+from lumiku_ops.db.catalog import snapshot
+from lumiku_ops.migrate.apply import apply_migrations, rollback_migrations
 from lumiku_ops.settings import load_settings
 from tests.utils.cli import lumiku, popen
 from tests.utils.db import connect, upgrade

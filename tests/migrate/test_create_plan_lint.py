@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lumiku_ops.migrate_create import NothingToCreateError, create_migration
-from lumiku_ops.migrate_plan import lint_migrations, plan_migrations
-from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR, load_settings
-from lumiku_ops.shadow import replay_migrations
+from lumiku_ops.migrate.create import NothingToCreateError, create_migration
+from lumiku_ops.migrate.plan import lint_migrations, plan_migrations
+from lumiku_ops.migrate.shadow import replay_migrations
+from lumiku_ops.settings import load_settings
 from tests.utils.cli import lumiku
 from tests.utils.db import connect, upgrade
 from tests.utils.migrations import add_revision, scratch
+from tests.utils.project import MIGRATIONS, REFERENCE, with_migrations
 
 
 def test_create_writes_a_revision_equivalent_to_the_committed_one(tmp_path: Path) -> None:
@@ -29,8 +30,8 @@ def test_create_writes_a_revision_equivalent_to_the_committed_one(tmp_path: Path
     assert created.complete
     assert 'CREATE TABLE "BackgroundRemovalJob"' in created.sql
     assert "UPDATE alembic_version SET version_num='0002'" in created.sql
-    ours = replay_migrations(migrations, cache_dir=tmp_path / "cache")
-    committed = replay_migrations(DEFAULT_MIGRATIONS_DIR, cache_dir=tmp_path / "cache")
+    ours = replay_migrations(with_migrations(migrations), cache_dir=tmp_path / "cache")
+    committed = replay_migrations(REFERENCE, cache_dir=tmp_path / "cache")
     assert ours.head_catalog == committed.head_catalog
 
     with pytest.raises(NothingToCreateError):
@@ -40,12 +41,10 @@ def test_create_writes_a_revision_equivalent_to_the_committed_one(tmp_path: Path
 
 
 def test_create_refuses_when_there_is_nothing_to_create() -> None:
-    result = lumiku(
-        "migrate", "create", "--message", "nothing", "--migrations", str(DEFAULT_MIGRATIONS_DIR)
-    )
+    result = lumiku("migrate", "create", "--message", "nothing", "--migrations", str(MIGRATIONS))
     assert result.returncode == 1
     assert result.stderr.startswith("error: nothing to create")
-    assert not list(DEFAULT_MIGRATIONS_DIR.glob("versions/0003_*"))
+    assert not list(MIGRATIONS.glob("versions/0003_*"))
 
 
 def test_create_json_is_only_json(tmp_path: Path) -> None:

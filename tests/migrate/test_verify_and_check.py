@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lumiku_ops.check import check_project
+from lumiku_ops.migrate.guard import check_project
+from lumiku_ops.migrate.status import verify_schema
+from lumiku_ops.reference.seed import SEED_STATED_COLUMN_COUNTS
 from lumiku_ops.settings import load_settings
 from tests.utils.cli import lumiku
 from tests.utils.db import connect, upgrade
@@ -24,9 +26,16 @@ def test_verify_passes_at_head_and_names_the_seeds_wrong_counts(fresh_db: str) -
     tables = {t["table"]: t for t in json.loads(result.stdout)["tables"]}
     assert all(t["ok"] for t in tables.values())
     assert tables["BackgroundRemovalBatch"]["expected_columns"] == 19
-    assert "expects 18" in tables["BackgroundRemovalBatch"]["seed_note"]
-    assert "expects 17" in tables["BackgroundRemoverSubscription"]["seed_note"]
-    assert tables["BackgroundRemovalJob"]["seed_note"] is None
+    # The core knows nothing of the seed: no note unless a caller passes stated counts.
+    assert tables["BackgroundRemovalBatch"]["seed_note"] is None
+    noted = verify_schema(
+        load_settings(database_url=fresh_db), stated_columns=SEED_STATED_COLUMN_COUNTS
+    )
+    notes = {check.table: check.seed_note for check in noted.tables}
+    assert notes["BackgroundRemovalBatch"] and "expects 18" in notes["BackgroundRemovalBatch"]
+    assert notes["BackgroundRemoverSubscription"]
+    assert "expects 17" in notes["BackgroundRemoverSubscription"]
+    assert notes["BackgroundRemovalJob"] is None
 
 
 @pytest.mark.db

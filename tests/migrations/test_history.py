@@ -10,16 +10,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from lumiku_ops.catalog import snapshot
-from lumiku_ops.schema_filter import include_object
-from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR, REPO_ROOT
+from lumiku_ops.db.catalog import snapshot
 from service.models import metadata
 from service.schema_version import script_directory
 from tests.utils.db import connect, downgrade, upgrade
+from tests.utils.project import MIGRATIONS, REFERENCE, REPO_ROOT
 
 
 def test_exactly_one_head_and_the_fixed_revision_ids() -> None:
-    scripts = script_directory(DEFAULT_MIGRATIONS_DIR)
+    scripts = script_directory(MIGRATIONS)
     assert scripts.get_heads() == ["0002"]
     second = scripts.get_revision("0002")
     assert second is not None
@@ -75,7 +74,7 @@ def test_models_hold_no_change_that_no_revision_captures(fresh_db: str) -> None:
     upgrade(fresh_db, "head")
     with connect(fresh_db) as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "include_object": include_object}
+            connection, opts={"compare_type": True, "include_object": REFERENCE.include_object}
         )
         assert compare_metadata(context, metadata) == []
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lumiku_ops.catalog import read_tables
-from lumiku_ops.schema_filter import is_model_object
+from lumiku_ops.db.catalog import read_tables
 from service.models import metadata
 from tests.utils.db import connect, upgrade
+from tests.utils.project import REFERENCE
 
 pytestmark = pytest.mark.db
 
@@ -54,7 +54,9 @@ def test_models_create_the_same_catalog_as_the_migrations(make_db: Callable[[], 
     with connect(from_migrations) as connection:
         migrated = read_tables(connection)
     migrated = {
-        key: table for key, table in migrated.items() if is_model_object(key.split(".", 1)[1])
+        key: table
+        for key, table in migrated.items()
+        if REFERENCE.is_model_object(key.split(".", 1)[1])
     }
     assert sorted(models) == sorted(migrated)
     for key, expected in models.items():
@@ -73,7 +75,7 @@ def test_unique_keys_are_unique_indexes_not_constraints(fresh_db: str) -> None:
             )
         ).scalars()
     # The job queue's own tables (procrastinate's schema) are not models.
-    assert [name for name in unique_constraints if is_model_object(name)] == []
+    assert [name for name in unique_constraints if REFERENCE.is_model_object(name)] == []
     keys = {name for table in tables.values() for name in table.indexes if name.endswith("_key")}
     assert keys == {
         "BackgroundRemovalBatch_batchId_key",

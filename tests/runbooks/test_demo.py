@@ -59,8 +59,8 @@ def screenshot(page: Path, out: Path) -> Path:
 def test_the_report_renders_with_the_verdict_and_green_results(tmp_path: Path) -> None:
     from PIL import Image
 
-    from lumiku_ops.demo import DemoResult
-    from lumiku_ops.demo_report import write_index
+    from lumiku_ops.reference.demo import DemoResult
+    from lumiku_ops.reference.index_page import write_index
 
     result = DemoResult(report_dir=tmp_path, verdict="MIGRATION_NOT_CREATED", revision_created="0002")
     result.before = dict.fromkeys(("/a", "/b"), 500)

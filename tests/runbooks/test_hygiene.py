@@ -9,7 +9,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from lumiku_ops.runbook import RUNBOOKS, RUNBOOKS_DIR
+from lumiku_ops.runbooks.run import RUNBOOKS, RUNBOOKS_DIR
 
 NOTEBOOKS = [RUNBOOKS_DIR / f"{name}.ipynb" for name in RUNBOOKS]
 FORBIDDEN = (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lumiku_ops.settings import REPO_ROOT
+from tests.utils.project import REPO_ROOT
 from tests.conftest import JWT_SECRET
 from tests.utils.db import upgrade
 from tests.utils.factories import user_with_token

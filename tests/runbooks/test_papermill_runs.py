@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from lumiku_ops.runbook import run_runbook
+from lumiku_ops.runbooks.run import run_runbook
 from tests.conftest import JWT_SECRET
 from tests.utils.db import connect, upgrade
 from tests.utils.factories import user_with_token

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lumiku_ops.models_install import install_model
+from lumiku_ops.reference.models_install import install_model
 from service.settings import default_model_home
 from tests.conftest import JWT_SECRET
 from tests.utils.db import upgrade

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from lumiku_ops.smoke import checkerboard_preview, run_removal_smoke_test
+from lumiku_ops.reference.smoke import checkerboard_preview, run_removal_smoke_test
 from tests.conftest import JWT_SECRET
 from tests.utils.factories import user_with_token
 from tests.utils.service import RunningService

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lumiku_ops.endpoints import Check, default_checks, load_checks
 from lumiku_ops.errors import ConfigError
-from lumiku_ops.shapes import first_difference, match_shape, validate_shape
+from lumiku_ops.verify.endpoints import Check, default_checks, load_checks
+from lumiku_ops.verify.shapes import first_difference, match_shape, validate_shape
 
 
 def test_defaults_are_the_seeds_three_expected_answers() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from lumiku_ops.endpoints import Check, CheckResult, Exchange, Verification
-from lumiku_ops.http_probe import curl_command, mask_headers
-from lumiku_ops.transcript import (
+from lumiku_ops.verify.endpoints import Check, CheckResult, Exchange, Verification
+from lumiku_ops.verify.probe import curl_command, mask_headers
+from lumiku_ops.verify.transcript import (
     format_junit,
     format_summary,
     format_transcript,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from alembic import command
 from sqlalchemy import Connection, create_engine, pool
 
-from lumiku_ops.alembic_runner import alembic_config, upgrade_database
-from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR
+from lumiku_ops.migrate import runner
+from tests.utils.project import REFERENCE
 
 
 @contextmanager
@@ -23,9 +22,9 @@ def connect(url: str) -> Iterator[Connection]:
 
 
 def upgrade(url: str, target: str = "head") -> None:
-    upgrade_database(url, DEFAULT_MIGRATIONS_DIR, target)
+    runner.upgrade_database(url, REFERENCE, target)
 
 
 def downgrade(url: str, target: str) -> None:
     with connect(url) as connection:
-        command.downgrade(alembic_config(DEFAULT_MIGRATIONS_DIR, connection), target)
+        runner.downgrade(REFERENCE, connection, target)

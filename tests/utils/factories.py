@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lumiku_ops.accounts import Account, ensure_account, issue_token
+from lumiku_ops.reference.accounts import Account, ensure_account, issue_token
 from service.models import (
     BackgroundRemovalBatch,
     BackgroundRemovalJob,

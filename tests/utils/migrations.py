@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lumiku_ops.revisions import copy_migrations
-from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR
+from lumiku_ops.migrate.revisions import copy_migrations
+from tests.utils.project import REFERENCE
 
 REVISION = '''"""{message}
 
@@ -33,7 +33,7 @@ def downgrade() -> None:
 
 def scratch(folder: Path, *, without: tuple[str, ...] = ()) -> Path:
     """A copy of the project's migrations, minus the revisions in ``without``."""
-    return copy_migrations(DEFAULT_MIGRATIONS_DIR, folder / "migrations", without=without)
+    return copy_migrations(REFERENCE, folder / "migrations", without=without)
 
 
 def add_revision(

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from lumiku_ops.embedded import start_embedded
+from lumiku_ops.db.embedded import start_embedded
 from lumiku_ops.settings import normalize_database_url
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from lumiku_ops.service_process import free_port, start_service_process
+from lumiku_ops.reference.service_process import free_port, start_service_process
 
 __all__ = ["RunningService", "free_port", "start_service"]
 

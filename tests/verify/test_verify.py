@@ -17,9 +17,9 @@ from pathlib import Path
 import jwt
 import pytest
 
-from lumiku_ops.endpoints import Check, probe, raise_for_failed_checks, verify_endpoints
 from lumiku_ops.errors import CheckFailedError
 from lumiku_ops.settings import load_settings
+from lumiku_ops.verify.endpoints import Check, probe, raise_for_failed_checks, verify_endpoints
 from tests.conftest import JWT_SECRET, REPO_ROOT
 from tests.utils.db import upgrade
 from tests.utils.factories import user_with_token

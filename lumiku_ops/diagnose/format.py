@@ -1,0 +1,122 @@
+"""Pure formatters: results to Markdown text. The CLI prints them; notebooks display them."""
+
+from __future__ import annotations
+
+from lumiku_ops.diagnose.diagnosis import Diagnosis
+
+BODY_PREVIEW = 120
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def format_verdict(diagnosis: Diagnosis) -> str:
+    """The verdict, its one-sentence summary, and the remedy."""
+    remedy = diagnosis.remedy
+    lines = [
+        f"## Verdict: {diagnosis.verdict}",
+        "",
+        diagnosis.summary,
+        "",
+        f"**Next step:** {remedy.explanation}",
+        "",
+        f"    {remedy.command}",
+        "",
+    ]
+    if remedy.runbook:
+        lines += [f"Runbook: `{remedy.runbook}`", ""]
+    if len(diagnosis.findings) > 1:
+        lines += [f"Also found: {', '.join(diagnosis.findings[1:])}", ""]
+    return "\n".join(lines)
+
+
+def format_http_evidence(diagnosis: Diagnosis) -> str:
+    """What answers and what fails: one row per probed endpoint, with its curl command."""
+    if not diagnosis.http:
+        return "No endpoint was probed."
+    lines = ["### Endpoints", "", "| endpoint | status | latency | body |", "|---|---|---|---|"]
+    for exchange in diagnosis.http:
+        status = (
+            str(exchange.status)
+            if exchange.status is not None
+            else (exchange.error_category or "no answer")
+        )
+        body = exchange.body_text or exchange.error_message or ""
+        if len(body) > BODY_PREVIEW:
+            body = body[:BODY_PREVIEW] + "…"
+        lines.append(
+            f"| `{exchange.method} {exchange.request_target}` | {status} "
+            f"| {exchange.latency_ms:.0f} ms | {_cell(body)} |"
+        )
+    lines += ["", "Reproduce any of them:", ""]
+    lines += [f"    {exchange.curl}" for exchange in diagnosis.http]
+    return "\n".join(lines)
+
+
+def format_database_evidence(diagnosis: Diagnosis) -> str:
+    """Reachability, recorded revision, model tables against the models, look-alikes."""
+    db = diagnosis.database
+    if db is None:
+        return "The database was not inspected."
+    lines = ["### Database", ""]
+    if not db.reachable:
+        return "\n".join([*lines, f"Unreachable: {db.error}"])
+    lines += [
+        f"- server: PostgreSQL {db.server_version} (read-only session: "
+        f"{'yes' if db.read_only else 'NO'})",
+        f"- recorded revision: {db.recorded_revision or 'none'}"
+        + ("" if db.has_version_table else " (no alembic_version table)"),
+        f"- model tables present: {', '.join(sorted(db.catalog)) or 'none'}",
+        "",
+    ]
+    if diagnosis.table_diffs:
+        lines += ["Tables against the models:", ""]
+        lines += [f"- {diff.summary()}" for diff in diagnosis.table_diffs]
+        lines.append("")
+    else:
+        lines += ["Every model table matches the models.", ""]
+    if db.look_alikes:
+        lines += ["Look-alike tables (probably meant to be model tables):", ""]
+        lines += [
+            f"- `{item.schema}.{item.name}` looks like `{item.model_table}` ({item.reason})"
+            for item in db.look_alikes
+        ]
+    return "\n".join(lines)
+
+
+def format_migration_evidence(diagnosis: Diagnosis) -> str:
+    """The revision files, heads, what is pending, and which revision creates each table."""
+    migrations = diagnosis.migrations
+    if not migrations:
+        return "The revisions were not inspected."
+    creators = migrations.get("created_by", {})
+    lines = ["### Migrations", "", "| revision | message | file |", "|---|---|---|"]
+    lines += [
+        f"| {r['revision']} | {r['message']} | `{r['file']}` |"
+        for r in migrations.get("revisions", [])
+    ]
+    lines += [
+        "",
+        f"- heads: {', '.join(migrations.get('heads', [])) or 'none'}",
+        f"- recorded in the database: {migrations.get('recorded_revision') or 'none'}",
+        f"- pending for this database: {', '.join(migrations.get('pending', [])) or 'none'}",
+        "",
+        "| model table | created by revision |",
+        "|---|---|",
+    ]
+    lines += [f"| {table} | {rev or '**none**'} |" for table, rev in creators.items()]
+    return "\n".join(lines)
+
+
+def format_diagnosis(diagnosis: Diagnosis) -> str:
+    """The diagnosis as Markdown: verdict, remedy, then the evidence section by section."""
+    return "\n\n".join(
+        [
+            format_verdict(diagnosis),
+            format_http_evidence(diagnosis),
+            format_database_evidence(diagnosis),
+            format_migration_evidence(diagnosis),
+            f"_Diagnosed in {diagnosis.duration_ms:.0f} ms._",
+        ]
+    )

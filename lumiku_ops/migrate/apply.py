@@ -1,0 +1,280 @@
+"""``migrate apply`` and ``migrate rollback``: move a database safely, or not at all.
+
+Safety, in the order it is enforced:
+1. a database not on this machine needs ``confirm`` (dry runs excepted);
+2. a PostgreSQL advisory lock: a second operator fails fast (or waits, with ``wait``);
+3. ``lock_timeout`` and ``statement_timeout`` for the migration's transaction;
+4. the whole range runs in ONE transaction (PostgreSQL DDL is transactional): an error,
+   a timeout or a killed process leaves the old revision and nothing half-created;
+5. a dry run does all of it, reports what changed, and rolls back;
+6. every real run (applied or failed) is written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from lumiku_ops.db.catalog import read_model_tables
+from lumiku_ops.db.connect import resolve_database_url
+from lumiku_ops.db.reader import read_recorded_revision
+from lumiku_ops.durations import postgres_interval
+from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError
+from lumiku_ops.migrate import runner
+from lumiku_ops.migrate.audit import write_audit
+from lumiku_ops.migrate.create import MigrationError
+from lumiku_ops.migrate.lock import (
+    acquire_migration_lock,
+    release_migration_lock,
+)
+from lumiku_ops.migrate.plan import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S
+from lumiku_ops.redaction import mask_url, redact
+from lumiku_ops.settings import Settings
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class ConfirmationRequiredError(LumikuOpsError):
+    """The database is not on this machine and ``--confirm`` was not given."""
+
+
+@dataclass
+class ApplyResult:
+    """What an apply or rollback did (or, for a dry run, would do)."""
+
+    action: str
+    outcome: str  # applied | dry-run | noop
+    database: str
+    from_revision: str | None
+    to_revision: str | None
+    revisions: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        data = vars(self).copy()
+        data["duration_ms"] = round(self.duration_ms, 1)
+        return data
+
+
+def is_local(url: str) -> bool:
+    """True for a Unix socket or a loopback host."""
+    parsed = make_url(url)
+    return not parsed.host or parsed.host in LOCAL_HOSTS or "host" in parsed.query
+
+
+def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Human lines for what changed between two catalogs."""
+    lines = [f"created table {name}" for name in sorted(set(after) - set(before))]
+    lines += [f"dropped table {name}" for name in sorted(set(before) - set(after))]
+    lines += [
+        f"altered table {name}"
+        for name in sorted(set(before) & set(after))
+        if before[name] != after[name]
+    ]
+    return lines
+
+
+def _explain(exc: DBAPIError, lock_timeout_s: float, statement_timeout_s: float) -> str:
+    state = getattr(exc.orig, "sqlstate", None)
+    if state == "55P03":
+        return (
+            f"a table stayed locked longer than --lock-timeout ({lock_timeout_s:g}s), so nothing "
+            "was changed; retry when traffic is lower or raise --lock-timeout"
+        )
+    if state == "57014":
+        return (
+            f"a statement ran longer than --statement-timeout ({statement_timeout_s:g}s), so "
+            "nothing was changed; raise --statement-timeout for large tables"
+        )
+    first = str(exc.orig).strip().splitlines()
+    return (
+        f"{first[0] if first else type(exc.orig).__name__} (SQLSTATE {state}); nothing was changed"
+    )
+
+
+def _run(
+    settings: Settings,
+    *,
+    action: str,
+    plan: Callable[[Connection, str | None], tuple[list[str], str | None]],
+    move: Callable[[Connection], None],
+    dry_run: bool,
+    confirm: bool,
+    lock_timeout_s: float,
+    statement_timeout_s: float,
+    wait: bool,
+) -> ApplyResult:
+    url = resolve_database_url(settings)
+    if not (dry_run or confirm or is_local(url)):
+        raise ConfirmationRequiredError(
+            f"{mask_url(url)} is not on this machine: review `lumiku-ops migrate plan`, "
+            f"then run `lumiku-ops migrate {action} --confirm`"
+        )
+    started = time.perf_counter()
+    engine = create_engine(
+        url,
+        poolclass=pool.NullPool,
+        connect_args={"connect_timeout": 5, "application_name": f"lumiku-ops migrate {action}"},
+    )
+    try:
+        connection = engine.connect()
+    except OperationalError as exc:
+        raise DatabaseUnreachableError(
+            f"cannot connect to {mask_url(url)}: {redact(str(exc.orig).splitlines()[0], [url])}"
+        ) from None
+    with connection:
+        if connection.dialect.server_version_info >= (14,):  # type: ignore[operator]
+            # Notice a dead client (kill -9, lost network) even mid-statement, so its
+            # transaction rolls back and its locks go at once instead of at the next write.
+            connection.execute(text("SET client_connection_check_interval = '1s'"))
+            connection.commit()
+        acquire_migration_lock(connection, wait=wait)
+        try:
+            with connection.begin():
+                current = read_recorded_revision(connection)[1]
+            revisions, target = plan(connection, current)
+            result = ApplyResult(action, "noop", mask_url(url), current, current, revisions)
+            if not revisions:
+                return result
+            transaction = connection.begin()
+            try:
+                connection.execute(
+                    text(f"SET LOCAL lock_timeout = '{postgres_interval(lock_timeout_s)}'")
+                )
+                connection.execute(
+                    text(
+                        f"SET LOCAL statement_timeout = '{postgres_interval(statement_timeout_s)}'"
+                    )
+                )
+                before = read_model_tables(connection, is_model=settings.project.is_model_object)
+                move(connection)
+                result.to_revision = read_recorded_revision(connection)[1]
+                result.changes = describe_changes(
+                    before, read_model_tables(connection, is_model=settings.project.is_model_object)
+                )
+            except DBAPIError as exc:
+                transaction.rollback()
+                reason = _explain(exc, lock_timeout_s, statement_timeout_s)
+                if not dry_run:
+                    _audit(connection, action, current, target, "failed", reason, started)
+                raise MigrationError(f"{action} failed and was rolled back: {reason}") from None
+            if dry_run:
+                transaction.rollback()
+                result.outcome = "dry-run"
+            else:
+                transaction.commit()
+                result.outcome = "applied"
+                _audit(connection, action, current, result.to_revision, "applied", None, started)
+            result.duration_ms = (time.perf_counter() - started) * 1000
+            return result
+        finally:
+            release_migration_lock(connection)
+
+
+def _audit(
+    connection: Connection,
+    action: str,
+    source: str | None,
+    target: str | None,
+    outcome: str,
+    detail: str | None,
+    started: float,
+) -> None:
+    write_audit(
+        connection,
+        action=action,
+        from_revision=source,
+        to_revision=target,
+        outcome=outcome,
+        detail=detail,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    )
+
+
+def apply_migrations(
+    settings: Settings,
+    *,
+    target: str = "head",
+    dry_run: bool = False,
+    confirm: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
+    wait: bool = False,
+) -> ApplyResult:
+    """Apply the pending revisions up to ``target`` atomically, under the migration lock.
+
+    Raises:
+        ConfirmationRequiredError, MigrationLockedError, MigrationError,
+        DatabaseUnreachableError: each with a message that says what to do.
+    """
+    project = settings.project
+    scripts = runner.script_directory(project)
+
+    def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
+        upper = scripts.get_current_head() if target == "head" else target
+        pending = [s.revision for s in scripts.iterate_revisions(upper, current)]
+        return list(reversed(pending)), upper
+
+    def move(connection: Connection) -> None:
+        runner.upgrade(project, connection, target)
+
+    return _run(
+        settings,
+        action="apply",
+        plan=plan,
+        move=move,
+        dry_run=dry_run,
+        confirm=confirm,
+        lock_timeout_s=lock_timeout_s,
+        statement_timeout_s=statement_timeout_s,
+        wait=wait,
+    )
+
+
+def rollback_migrations(
+    settings: Settings,
+    *,
+    to: str | None = None,
+    dry_run: bool = False,
+    confirm: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
+    wait: bool = False,
+) -> ApplyResult:
+    """Downgrade to ``to`` (default: the revision before the current one), like apply."""
+    project = settings.project
+    scripts = runner.script_directory(project)
+    chosen: list[str] = []
+
+    def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
+        if current is None:
+            return [], None
+        script = scripts.get_revision(current)
+        down = to if to is not None else (script.down_revision if script else None)
+        destination = None if down in (None, "base") else str(down)
+        undone = [s.revision for s in scripts.iterate_revisions(current, destination)]
+        chosen.append(destination or "base")
+        return undone, destination
+
+    def move(connection: Connection) -> None:
+        runner.downgrade(project, connection, chosen[0])
+
+    return _run(
+        settings,
+        action="rollback",
+        plan=plan,
+        move=move,
+        dry_run=dry_run,
+        confirm=confirm,
+        lock_timeout_s=lock_timeout_s,
+        statement_timeout_s=statement_timeout_s,
+        wait=wait,
+    )

@@ -1,0 +1,122 @@
+"""``lumiku-ops check``: the CI guard the seed's "Prevent Future Issues" asked for.
+
+It fails when the models hold changes no revision captures (the incident itself), when the
+history has more than one head, when a revision file is untracked or git-ignored (in the
+original project the migrations folder was git-ignored: the migration existed on a laptop
+and never reached production), and, given a database, when that database is behind.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lumiku_ops.db.compare import compare_catalogs
+from lumiku_ops.migrate.revisions import list_revisions
+from lumiku_ops.migrate.runner import script_directory
+from lumiku_ops.migrate.shadow import replay_and_models
+from lumiku_ops.migrate.status import migration_status
+from lumiku_ops.settings import Settings
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One guard and its outcome."""
+
+    name: str
+    passed: bool
+    detail: str
+    skipped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return vars(self).copy()
+
+
+@dataclass
+class CheckReport:
+    """All guards; the project passes when none failed."""
+
+    items: list[CheckItem] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every guard that ran passed."""
+        return all(item.passed for item in self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {"passed": self.passed, "checks": [item.to_dict() for item in self.items]}
+
+
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def check_tracked(paths: list[Path]) -> CheckItem:
+    """Every revision file is committed to git and not ignored."""
+    if not paths:
+        return CheckItem("revision files tracked by git", True, "no revision files")
+    folder = paths[0].parent
+    if _git(folder, "rev-parse", "--is-inside-work-tree").returncode != 0:
+        return CheckItem(
+            "revision files tracked by git", True, f"{folder} is not in a git work tree", True
+        )
+    problems = []
+    for path in paths:
+        if _git(folder, "check-ignore", "-q", str(path)).returncode == 0:
+            problems.append(f"{path.name} is git-ignored")
+        elif _git(folder, "ls-files", "--error-unmatch", str(path)).returncode != 0:
+            problems.append(f"{path.name} is not tracked (git add it)")
+    return CheckItem(
+        "revision files tracked by git",
+        not problems,
+        "; ".join(problems) or f"all {len(paths)} revision files are tracked",
+    )
+
+
+def check_project(
+    settings: Settings, *, check_database: bool = False, cache_dir: Path | None = None
+) -> CheckReport:
+    """Run every guard; ``check_database`` adds "the database is not behind"."""
+    scripts = script_directory(settings.project)
+    report = CheckReport()
+    heads = sorted(scripts.get_heads())
+    report.items.append(
+        CheckItem(
+            "one head",
+            len(heads) == 1,
+            f"head {heads[0]}"
+            if len(heads) == 1
+            else f"{len(heads)} heads: {', '.join(heads)}"
+            " (merge them: alembic merge heads -m merge)",
+        )
+    )
+    replay, models = replay_and_models(settings, cache_dir=cache_dir)
+    uncaptured = compare_catalogs(models, replay.head_catalog)
+    report.items.append(
+        CheckItem(
+            "models captured by revisions",
+            not uncaptured,
+            "; ".join(d.summary() for d in uncaptured)
+            + " (create it: lumiku-ops migrate create --message ...)"
+            if uncaptured
+            else "every model table, column, index and key is created by a revision",
+        )
+    )
+    report.items.append(check_tracked([info.path for info in list_revisions(scripts)]))
+    if check_database:
+        status = migration_status(settings)
+        report.items.append(
+            CheckItem(
+                "database up to date",
+                status.up_to_date,
+                f"{status.database} is at {status.current or 'no revision'}"
+                + (f"; pending: {', '.join(status.pending)}" if status.pending else ""),
+            )
+        )
+    return report

@@ -1,0 +1,221 @@
+"""``migrate plan`` and ``migrate lint``: the SQL a pending range would run, and its risks.
+
+The plan is Alembic's offline SQL: one transaction that also moves the version table, so
+running it by hand (the seed's "Option B") leaves the database and the history in step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lumiku_ops.db.connect import resolve_database_url
+from lumiku_ops.db.reader import read_only_connection, read_recorded_revision
+from lumiku_ops.durations import postgres_interval
+from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError
+from lumiku_ops.migrate.runner import offline_sql, script_directory
+from lumiku_ops.project import Project
+from lumiku_ops.redaction import mask_url
+from lumiku_ops.settings import Settings
+
+DEFAULT_LOCK_TIMEOUT_S = 5.0
+DEFAULT_STATEMENT_TIMEOUT_S = 300.0
+
+
+@dataclass
+class MigrationPlan:
+    """The revisions between the database and ``target``, and the SQL they would run."""
+
+    current: str | None
+    target: str
+    pending: list[str]
+    sql: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return vars(self).copy()
+
+
+def recorded_revision(settings: Settings) -> str | None:
+    """The target database's recorded revision, read in a read-only session."""
+    url = resolve_database_url(settings)
+    try:
+        with read_only_connection(url, purpose="migrate plan") as connection:
+            return read_recorded_revision(connection)[1]
+    except Exception as exc:  # any driver error: say which database, not how
+        raise DatabaseUnreachableError(
+            f"cannot read the recorded revision from {mask_url(url)}: "
+            f"{type(getattr(exc, 'orig', exc)).__name__}. Pass --from REV to plan without it."
+        ) from None
+
+
+def pending_revisions(project: Project, current: str | None, target: str) -> list[str]:
+    """Revision ids from after ``current`` up to ``target``, oldest first."""
+    scripts = script_directory(project)
+    upper = scripts.get_current_head() if target == "head" else target
+    revisions = [s.revision for s in scripts.iterate_revisions(upper, current)]
+    revisions.reverse()
+    return revisions
+
+
+def _with_timeouts(sql: str, lock_timeout_s: float, statement_timeout_s: float) -> str:
+    # Safe to paste: the transaction gives up instead of queueing behind traffic.
+    guard = (
+        f"SET LOCAL lock_timeout = '{postgres_interval(lock_timeout_s)}';\n"
+        f"SET LOCAL statement_timeout = '{postgres_interval(statement_timeout_s)}';\n"
+    )
+    return sql.replace("BEGIN;\n", "BEGIN;\n\n" + guard, 1)
+
+
+def plan_migrations(
+    settings: Settings,
+    *,
+    target: str = "head",
+    from_revision: str | None = None,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
+) -> MigrationPlan:
+    """The offline SQL from the database's revision (or ``from_revision``) to ``target``."""
+    current = from_revision if from_revision is not None else recorded_revision(settings)
+    if current == "base":
+        current = None
+    pending = pending_revisions(settings.project, current, target)
+    if not pending:
+        return MigrationPlan(current=current, target=target, pending=[], sql="")
+    span = f"{current}:{target}" if current else target
+    sql = _with_timeouts(offline_sql(settings.project, span), lock_timeout_s, statement_timeout_s)
+    return MigrationPlan(current=current, target=target, pending=pending, sql=sql)
+
+
+# Statements that lose data; the version table's own bookkeeping is not a loss.
+DESTRUCTIVE = [
+    (re.compile(r"\bDROP\s+(TABLE|SCHEMA|DATABASE|TYPE|VIEW|MATERIALIZED\s+VIEW)\b", re.I), "drop"),
+    (
+        re.compile(r"\bALTER\s+TABLE\b[^;]*\bDROP\s+(COLUMN\b|(?!CONSTRAINT|DEFAULT|NOT)\w)", re.I),
+        "drop column",
+    ),
+    (re.compile(r"\bTRUNCATE\b", re.I), "truncate"),
+    (re.compile(r"\bDELETE\s+FROM\s+(?!alembic_version\b)[^;]*;", re.I), "delete"),
+    (re.compile(r"\bALTER\s+COLUMN\b[^;]*\bTYPE\b", re.I), "type change (may narrow)"),
+]
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One problem in the planned SQL."""
+
+    source: str  # "squawk" or "lumiku-ops"
+    rule: str
+    level: str  # "error" or "warning"
+    message: str
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return vars(self).copy()
+
+
+@dataclass
+class LintReport:
+    """Squawk's findings and our destructive-statement rule, on one plan."""
+
+    plan: MigrationPlan
+    findings: list[LintFinding] = field(default_factory=list)
+    allow_destructive: bool = False
+
+    @property
+    def errors(self) -> list[LintFinding]:
+        """Findings that fail the lint."""
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def passed(self) -> bool:
+        """True when nothing rises to an error."""
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "passed": self.passed,
+            "errors": len(self.errors),
+            "warnings": len(self.findings) - len(self.errors),
+            "allow_destructive": self.allow_destructive,
+            "findings": [f.to_dict() for f in self.findings],
+            "plan": self.plan.to_dict(),
+        }
+
+
+def destructive_statements(sql: str, *, allowed: bool) -> list[LintFinding]:
+    """Our rule: statements that lose data are errors unless explicitly allowed."""
+    findings = []
+    for pattern, label in DESTRUCTIVE:
+        for match in pattern.finditer(sql):
+            line = sql.count("\n", 0, match.start()) + 1
+            start = sql.rfind(";", 0, match.start()) + 1
+            end = sql.find(";", match.end() - 1)
+            statement = " ".join(sql[start : end if end >= 0 else None].split())
+            findings.append(
+                LintFinding(
+                    "lumiku-ops",
+                    "destructive-" + label.split(" (")[0].replace(" ", "-"),
+                    "warning" if allowed else "error",
+                    f"{label}: {statement[:100]}"
+                    + ("" if allowed else " (pass --allow-destructive if intended)"),
+                    line,
+                )
+            )
+    return sorted(findings, key=lambda f: f.line or 0)
+
+
+def squawk_findings(sql: str) -> list[LintFinding]:
+    """Run squawk (the ``squawk-cli`` package) on ``sql``."""
+    squawk = shutil.which("squawk") or str(Path(sys.executable).with_name("squawk"))
+    if not Path(squawk).exists():
+        raise LumikuOpsError("squawk is not installed: pip install squawk-cli")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plan.sql"
+        path.write_text(sql)
+        result = subprocess.run(
+            [squawk, "--reporter", "json", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    try:
+        raw = json.loads(result.stdout or "[]")
+    except ValueError:
+        raise LumikuOpsError(f"squawk failed: {result.stderr.strip()[:200]}") from None
+    return [
+        LintFinding(
+            "squawk",
+            item["rule_name"],
+            str(item["level"]).lower(),
+            item["message"],
+            item.get("line"),
+        )
+        for item in raw
+    ]
+
+
+def lint_migrations(
+    settings: Settings,
+    *,
+    target: str = "head",
+    from_revision: str | None = None,
+    allow_destructive: bool = False,
+) -> LintReport:
+    """Lint the planned SQL with squawk and the destructive-statement rule."""
+    plan = plan_migrations(settings, target=target, from_revision=from_revision)
+    report = LintReport(plan=plan, allow_destructive=allow_destructive)
+    if plan.sql:
+        report.findings = squawk_findings(plan.sql) + destructive_statements(
+            plan.sql, allowed=allow_destructive
+        )
+    return report

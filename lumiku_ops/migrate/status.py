@@ -1,0 +1,157 @@
+"""``migrate status`` (where the database is in the history) and ``migrate verify`` (does it
+have exactly what the models define), both read-only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lumiku_ops.db.compare import TableDiff, compare_table
+from lumiku_ops.db.connect import resolve_database_url
+from lumiku_ops.db.reader import inspect_database, read_only_connection, read_recorded_revision
+from lumiku_ops.errors import DatabaseUnreachableError
+from lumiku_ops.migrate.audit import AuditRecord, read_audit
+from lumiku_ops.migrate.revisions import list_revisions
+from lumiku_ops.migrate.runner import script_directory
+from lumiku_ops.migrate.shadow import replay_and_models
+from lumiku_ops.redaction import mask_url
+from lumiku_ops.settings import Settings
+
+
+@dataclass
+class MigrationStatus:
+    """Recorded revision, heads, pending revisions and the recent audit trail."""
+
+    database: str
+    current: str | None
+    heads: list[str]
+    pending: list[str]
+    audit: list[AuditRecord] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when nothing is pending."""
+        return not self.pending and self.current is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "database": self.database,
+            "current": self.current,
+            "heads": self.heads,
+            "pending": self.pending,
+            "up_to_date": self.up_to_date,
+            "audit": [record.to_dict() for record in self.audit],
+        }
+
+
+def migration_status(settings: Settings) -> MigrationStatus:
+    """Where the database stands against the revision files (exit 3 when behind)."""
+    url = resolve_database_url(settings)
+    scripts = script_directory(settings.project)
+    try:
+        with read_only_connection(url, purpose="migrate status") as connection:
+            current = read_recorded_revision(connection)[1]
+            audit = read_audit(connection)
+    except Exception as exc:
+        raise DatabaseUnreachableError(
+            f"cannot read {mask_url(url)}: {type(getattr(exc, 'orig', exc)).__name__}"
+        ) from None
+    order = [info.revision for info in list_revisions(scripts)]
+    if current is None:
+        pending = order
+    elif current in order:
+        pending = order[order.index(current) + 1 :]
+    else:
+        pending = order  # an unknown revision: nothing in this history is known applied
+    return MigrationStatus(mask_url(url), current, sorted(scripts.get_heads()), pending, audit)
+
+
+@dataclass
+class TableCheck:
+    """One model table against the database."""
+
+    table: str
+    expected_columns: int
+    actual_columns: int
+    diff: TableDiff
+    seed_note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the table is exactly as the models define it."""
+        return self.diff.is_clean
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "table": self.table,
+            "ok": self.ok,
+            "expected_columns": self.expected_columns,
+            "actual_columns": self.actual_columns,
+            "differences": self.diff.summary() if not self.ok else None,
+            "seed_note": self.seed_note,
+        }
+
+
+@dataclass
+class SchemaVerification:
+    """Every model table: present, with exactly the model's columns, indexes and keys."""
+
+    database: str
+    tables: list[TableCheck]
+
+    @property
+    def passed(self) -> bool:
+        """True when every table is exact."""
+        return all(check.ok for check in self.tables)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "database": self.database,
+            "passed": self.passed,
+            "tables": [check.to_dict() for check in self.tables],
+        }
+
+
+def verify_schema(
+    settings: Settings,
+    *,
+    cache_dir: Path | None = None,
+    stated_columns: Mapping[str, int] | None = None,
+) -> SchemaVerification:
+    """Compare the database with the models, table by table (the seed's "verify tables
+    created" query, computed from the models).
+
+    ``stated_columns`` are column counts a document claims (an incident write-up, say);
+    where they disagree with the models, the table's ``seed_note`` says so.
+    """
+    models = replay_and_models(settings, cache_dir=cache_dir)[1]
+    url = resolve_database_url(settings)
+    state = inspect_database(url, models)
+    if not state.reachable:
+        raise DatabaseUnreachableError(f"cannot read {mask_url(url)}: {state.error}")
+    checks = []
+    for table in sorted(models):
+        expected = len(models[table]["columns"])
+        actual = state.catalog.get(table)
+        stated = (stated_columns or {}).get(table)
+        note = None
+        if stated is not None and stated != expected:
+            note = (
+                f"the seed's debug report expects {stated} columns; its own SQL and the models "
+                f"define {expected}"
+            )
+        checks.append(
+            TableCheck(
+                table=table,
+                expected_columns=expected,
+                actual_columns=len(actual["columns"]) if actual else 0,
+                diff=compare_table(table, models[table], actual),
+                seed_note=note,
+            )
+        )
+    return SchemaVerification(database=mask_url(url), tables=checks)

@@ -1,0 +1,258 @@
+"""The project seam: which service lumiku-ops works on, named, never imported by name.
+
+A project is a folder whose ``pyproject.toml`` holds a ``[tool.lumiku-ops]`` table::
+
+    [tool.lumiku-ops]
+    metadata = "app.models:SQLModel.metadata"   # the SQLAlchemy MetaData (required)
+    alembic_ini = "alembic.ini"                 # its script_location gives the migrations
+    exclude_tables = ["celery_taskmeta"]        # objects that are not models
+    exclude_prefixes = ["procrastinate_"]
+    endpoints = ["/api/items", "/api/users"]    # what diagnose probes by default
+    ready_path = "/health/ready"                # runbook 03's readiness step
+    shadow_url = "postgresql+psycopg://ops@127.0.0.1/postgres"  # replays run there
+
+``load_project`` is the only reader of that table. It puts the project folder first on
+``sys.path`` (as Alembic's ``prepend_sys_path = .``), so the models import as the service
+itself imports them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lumiku_ops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+TABLE = "tool.lumiku-ops"
+# Alembic's bookkeeping and the apply audit trail are never models, whatever the project says.
+ALWAYS_EXCLUDED = frozenset({"alembic_version", "lumiku_ops_audit"})
+_EXAMPLE = (
+    "[tool.lumiku-ops]\n"
+    'metadata = "app.models:Base.metadata"\n'
+    'alembic_ini = "alembic.ini"\n'
+    'endpoints = ["/api/items"]'
+)
+_KEYS = {
+    "metadata",
+    "alembic_ini",
+    "exclude_tables",
+    "exclude_prefixes",
+    "endpoints",
+    "ready_path",
+    "shadow_url",
+}
+
+
+@dataclass(frozen=True)
+class Project:
+    """A service's models, migrations, non-model objects and endpoints."""
+
+    root: Path
+    metadata_ref: str
+    alembic_ini: Path | None
+    migrations_dir: Path
+    exclude_tables: frozenset[str] = ALWAYS_EXCLUDED
+    exclude_prefixes: tuple[str, ...] = ()
+    endpoints: tuple[str, ...] = ()
+    ready_path: str | None = None
+    shadow_url: str | None = field(default=None, repr=False)
+
+    @property
+    def pyproject(self) -> Path:
+        """The file the project was read from."""
+        return self.root / "pyproject.toml"
+
+    def is_model_object(self, name: str | None) -> bool:
+        """False for Alembic's table, the audit trail and the project's own exclusions."""
+        if name is None:
+            return True
+        return name not in self.exclude_tables and not name.startswith(self.exclude_prefixes)
+
+    def include_object(
+        self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        """Alembic's ``include_object`` hook: compare and generate only model objects."""
+        if type_ == "table":
+            return self.is_model_object(name)
+        table = getattr(obj, "table", None)
+        return self.is_model_object(getattr(table, "name", None))
+
+    def metadata(self) -> MetaData:
+        """The configured ``MetaData``, imported once per process.
+
+        Raises:
+            ConfigError: the module does not import or the attribute is not a MetaData.
+        """
+        return _import_metadata(self.root, self.metadata_ref)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (without the shadow URL, which may hold a password)."""
+        return {
+            "root": str(self.root),
+            "metadata": self.metadata_ref,
+            "migrations": str(self.migrations_dir),
+            "exclude_tables": sorted(self.exclude_tables - ALWAYS_EXCLUDED),
+            "exclude_prefixes": list(self.exclude_prefixes),
+            "endpoints": list(self.endpoints),
+            "ready_path": self.ready_path,
+        }
+
+
+def prepend_to_sys_path(folder: Path) -> None:
+    """Put the project folder first on ``sys.path``, once."""
+    entry = str(folder)
+    if entry in sys.path:
+        sys.path.remove(entry)
+    sys.path.insert(0, entry)
+
+
+def _error(pyproject: Path, key: str, problem: str) -> ConfigError:
+    return ConfigError(
+        f"{pyproject}: [{TABLE}] {key}: {problem}; add the table, for example:\n{_EXAMPLE}"
+    )
+
+
+@cache
+def _import_metadata(root: Path, reference: str) -> MetaData:
+    from sqlalchemy import MetaData
+
+    pyproject = root / "pyproject.toml"
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise _error(pyproject, "metadata", f"'{reference}' is not 'package.module:attribute'")
+    prepend_to_sys_path(root)
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:  # any error in the user's module is reported, not raised
+        raise _error(
+            pyproject,
+            "metadata",
+            f"importing '{module_name}' from {root} failed: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}",
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise _error(pyproject, "metadata", f"'{module_name}' has no attribute '{attribute}'")
+        target = getattr(target, part)
+    if not isinstance(target, MetaData):
+        raise _error(
+            pyproject,
+            "metadata",
+            f"'{reference}' is a {type(target).__name__}, not a SQLAlchemy MetaData",
+        )
+    return target
+
+
+def _strings(pyproject: Path, table: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _error(pyproject, key, "must be a list of strings")
+    return tuple(value)
+
+
+def _optional_string(pyproject: Path, table: dict[str, Any], key: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _error(pyproject, key, "must be a string")
+    return value or None
+
+
+def script_location(ini: Path) -> Path:
+    """The migrations folder an ``alembic.ini`` names, resolved like Alembic does.
+
+    ``%(here)s`` is the ini file's folder; a relative path is taken from that folder too
+    (not from the current directory); ``package:path`` names a folder inside a package.
+    """
+    from configparser import ConfigParser, Error
+
+    parser = ConfigParser(defaults={"here": str(ini.parent)})
+    try:
+        parser.read(ini, encoding="utf-8")
+        location = parser.get("alembic", "script_location", fallback=None)
+    except Error as exc:
+        raise ConfigError(f"{ini}: cannot be read as an ini file: {exc}") from None
+    if not location:
+        raise ConfigError(
+            f"{ini}: [alembic] script_location is missing; add, for example:\n"
+            "[alembic]\nscript_location = %(here)s/migrations"
+        )
+    location = location.strip()
+    package, colon, inner = location.partition(":")
+    if colon and len(package) > 1 and "/" not in package and "\\" not in package:
+        prepend_to_sys_path(ini.parent)
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(f"{ini}: script_location '{location}' names no importable package")
+        return (Path(list(spec.submodule_search_locations)[0]) / inner).resolve()
+    path = Path(location).expanduser()
+    return (path if path.is_absolute() else ini.parent / path).resolve()
+
+
+def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> Project:
+    """Read ``[tool.lumiku-ops]`` from ``folder/pyproject.toml`` into a Project.
+
+    Args:
+        folder: the project's root folder.
+        migrations_dir: overrides the ini file's ``script_location`` (``--migrations``).
+
+    Raises:
+        ConfigError: the file, the table or a key is missing or malformed; the message
+            names the file and the key and shows the lines to add.
+    """
+    root = Path(folder).expanduser().resolve()
+    pyproject = root / "pyproject.toml"
+    if not root.is_dir():
+        raise ConfigError(f"project folder {root} does not exist; pass --project DIR")
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{pyproject} not found: run from the project's folder or pass --project DIR, "
+            f"and describe the project in it:\n{_EXAMPLE}"
+        ) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{pyproject} cannot be read as TOML: {exc}") from None
+    table = data.get("tool", {}).get("lumiku-ops")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject} has no [{TABLE}] table; add one:\n{_EXAMPLE}")
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise _error(pyproject, unknown[0], f"unknown key (known: {', '.join(sorted(_KEYS))})")
+    reference = table.get("metadata")
+    if not isinstance(reference, str) or not reference:
+        raise _error(pyproject, "metadata", "missing; it names the models' MetaData")
+    ini_name = _optional_string(pyproject, table, "alembic_ini") or "alembic.ini"
+    ini = (root / ini_name).resolve()
+    if migrations_dir is None:
+        if not ini.is_file():
+            raise _error(pyproject, "alembic_ini", f"{ini} not found (or pass --migrations DIR)")
+        migrations = script_location(ini)
+    else:
+        migrations = Path(migrations_dir).expanduser().resolve()
+    endpoints = _strings(pyproject, table, "endpoints")
+    for path in endpoints:
+        if not path.startswith("/"):
+            raise _error(pyproject, "endpoints", f"'{path}' is not a path starting with '/'")
+    ready_path = _optional_string(pyproject, table, "ready_path")
+    if ready_path is not None and not ready_path.startswith("/"):
+        raise _error(pyproject, "ready_path", f"'{ready_path}' is not a path starting with '/'")
+    return Project(
+        root=root,
+        metadata_ref=reference,
+        alembic_ini=ini if ini.is_file() else None,
+        migrations_dir=migrations,
+        exclude_tables=ALWAYS_EXCLUDED | set(_strings(pyproject, table, "exclude_tables")),
+        exclude_prefixes=_strings(pyproject, table, "exclude_prefixes"),
+        endpoints=endpoints,
+        ready_path=ready_path,
+        shadow_url=_optional_string(pyproject, table, "shadow_url"),
+    )

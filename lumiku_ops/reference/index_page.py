@@ -1,0 +1,104 @@
+"""``index.html``: one page that tells a reviewer what the incident replay found and did."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lumiku_ops.reference.demo import DemoResult
+
+STYLE = """
+body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
+h1 { margin-bottom: .2rem; } .sub { color: #666; margin-top: 0; }
+.badge { display: inline-block; padding: .2rem .7rem; border-radius: .4rem; color: #fff;
+         font-weight: 600; }
+.ok { background: #2e7d32; } .bad { background: #c62828; } .info { background: #1565c0; }
+table { border-collapse: collapse; margin: .5rem 0 1.5rem; width: 100%; }
+th, td { border-bottom: 1px solid #ddd; padding: .35rem .6rem; text-align: left; }
+th { background: #f5f5f5; } code { background: #f3f3f3; padding: 0 .25rem; }
+.s500 { color: #c62828; font-weight: 600; } .s200 { color: #2e7d32; font-weight: 600; }
+"""
+
+
+def _status(value: int | None) -> str:
+    css = "s200" if value == 200 else "s500"
+    return f'<span class="{css}">{value if value is not None else "no answer"}</span>'
+
+
+def render_index(result: DemoResult) -> str:
+    """The summary page as an HTML string (no external assets)."""
+    e = html.escape
+    passed = result.passed
+    rows = "".join(
+        f"<tr><td><code>GET {e(path)}</code></td><td>{_status(result.before.get(path))}</td>"
+        f"<td>{_status(result.after.get(path))}</td></tr>"
+        for path in result.before or result.after
+    )
+    runs = "".join(
+        f"<tr><td>{e(run.name)}</td>"
+        f"<td><span class='badge {'ok' if run.passed else 'bad'}'>"
+        f"{'passed' if run.passed else 'failed'}</span></td>"
+        f"<td>{run.duration_s:.1f} s</td>"
+        f"<td><a href='{e(run.html.name)}'>report</a> · "
+        f"<a href='{e(run.html_with_code.name)}'>with code</a> · "
+        f"<a href='{e(run.notebook.name)}'>notebook</a></td>"
+        f"<td>{e(run.error or '')}</td></tr>"
+        for run in result.runs
+    )
+    timings = "".join(
+        f"<tr><td>{e(name)}</td><td>{seconds:.1f} s</td></tr>"
+        for name, seconds in result.timings.items()
+    )
+    equivalence = (
+        "schema-equivalent to the committed revision 0002"
+        if result.equivalent_to_committed
+        else "NOT equivalent to the committed 0002: " + e("; ".join(result.differences) or "n/a")
+    )
+    error = f"<p class='badge bad'>{e(result.error)}</p>" if result.error else ""
+    banner = "ALL CHECKS PASSED" if passed else "FAILED"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Incident replay: migration never created</title>
+<style>{STYLE}</style></head><body>
+<h1>Incident replay: the migration that was never created</h1>
+<p class="sub">Background Remover API, four tables in the models, no revision creating them.</p>
+<p><span class="badge {"ok" if passed else "bad"}">{banner}</span></p>
+{error}
+<h2>Verdict</h2>
+<p><span class="badge info">{e(result.verdict or "none")}</span>
+   Revision created: <code>{e(result.revision_created or "none")}</code>: {equivalence}.</p>
+<h2>Endpoints before and after</h2>
+<table><tr><th>endpoint</th><th>before</th><th>after</th></tr>{rows}</table>
+<h2>Runbooks</h2>
+<table><tr><th>runbook</th><th>result</th><th>time</th><th>files</th><th>error</th></tr>{runs}</table>
+<h2>Timings</h2>
+<table><tr><th>step</th><th>wall time</th></tr>{timings}</table>
+<p class="sub">Service log: <a href="service.log">service.log</a> ·
+   scratch migrations: <code>migrations/</code></p>
+</body></html>
+"""
+
+
+def write_index(result: DemoResult) -> None:
+    """Write ``index.html`` into the report folder."""
+    (result.report_dir / "index.html").write_text(render_index(result), encoding="utf-8")
+
+
+def format_demo(result: DemoResult) -> str:
+    """The terminal summary: verdict, revision, the three endpoints, where the reports are."""
+    lines = [
+        f"verdict found:       {result.verdict}",
+        f"revision created:    {result.revision_created}"
+        + (" (schema-equivalent to the committed 0002)" if result.equivalent_to_committed else ""),
+    ]
+    lines += [
+        f"{path:<40} {result.before.get(path)} -> {result.after.get(path)}"
+        for path in result.before
+    ]
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    lines += [
+        f"timings:             {timing}",
+        f"report:              {result.report_dir / 'index.html'}",
+        "ALL CHECKS PASSED" if result.passed else "FAILED",
+    ]
+    return "\n".join(lines)
