@@ -23,7 +23,7 @@ _EXPORTS = {
     "MigrationCreated": "lumiku_ops.migrate.create",
     "MigrationPlan": "lumiku_ops.migrate.plan",
     "MigrationStatus": "lumiku_ops.migrate.status",
-    "NothingToCreateError": "lumiku_ops.migrate.create",
+    "NothingToCreateError": "lumiku_ops.errors",
     "RunbookRun": "lumiku_ops.runbooks.run",
     "SchemaVerification": "lumiku_ops.migrate.status",
     "Settings": "lumiku_ops.settings",
@@ -171,9 +171,14 @@ if TYPE_CHECKING:
         format_verdict,
     )
     from lumiku_ops.durations import parse_duration
-    from lumiku_ops.errors import CheckFailedError, ConfigError, LumikuOpsError
+    from lumiku_ops.errors import (
+        CheckFailedError,
+        ConfigError,
+        LumikuOpsError,
+        NothingToCreateError,
+    )
     from lumiku_ops.migrate.apply import ApplyResult, apply_migrations, rollback_migrations
-    from lumiku_ops.migrate.create import MigrationCreated, NothingToCreateError, create_migration
+    from lumiku_ops.migrate.create import MigrationCreated, create_migration
     from lumiku_ops.migrate.format import (
         format_apply,
         format_check,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,3 +31,49 @@ class CheckFailedError(LumikuOpsError):
     def __init__(self, message: str, *, checks: Sequence[CheckResult]) -> None:
         super().__init__(message)
         self.checks = list(checks)
+
+
+class MigrationLockedError(LumikuOpsError):
+    """Another operator holds the migration lock on this database."""
+
+
+class ConfirmationRequiredError(LumikuOpsError):
+    """The database is not on this machine and ``--confirm`` was not given."""
+
+
+class ShadowReplayError(LumikuOpsError):
+    """A revision failed when replayed on an empty database."""
+
+
+class NothingToCreateError(LumikuOpsError):
+    """The models hold no change that the revisions lack."""
+
+
+class MigrationError(LumikuOpsError):
+    """A revision could not be created, planned or applied."""
+
+
+class SchemaNotReadyError(LumikuOpsError):
+    """The core tables are missing, so no user can be created."""
+
+
+class ModelInstallError(LumikuOpsError):
+    """A model could not be installed; the message says what was tried."""
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, wrapped by SQLAlchemy (``.orig``) or not."""
+    return getattr(getattr(exc, "orig", exc), "sqlstate", None)
+
+
+def database_reason(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
+    """The one place a driver error becomes text: its first line, secrets masked.
+
+    SQLAlchemy wraps psycopg's error (``.orig``) and appends the SQL and a link; the
+    first line of the driver's own message is what an operator can act on.
+    """
+    from lumiku_ops.redaction import redact
+
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return redact(lines[0] if lines else type(original).__name__, secrets)

@@ -10,6 +10,7 @@ A project is a folder whose ``pyproject.toml`` holds a ``[tool.lumiku-ops]`` tab
     endpoints = ["/api/items", "/api/users"]    # what diagnose probes by default
     ready_path = "/health/ready"                # runbook 03's readiness step
     shadow_url = "postgresql+psycopg://ops@127.0.0.1/postgres"  # replays run there
+    checks = "ops/checks.toml"                  # what verify and runbook 04 expect
 
 ``load_project`` is the only reader of that table. It puts the project folder first on
 ``sys.path`` (as Alembic's ``prepend_sys_path = .``), so the models import as the service
@@ -49,6 +50,7 @@ _KEYS = {
     "endpoints",
     "ready_path",
     "shadow_url",
+    "checks",
 }
 
 
@@ -65,6 +67,7 @@ class Project:
     endpoints: tuple[str, ...] = ()
     ready_path: str | None = None
     shadow_url: str | None = field(default=None, repr=False)
+    checks_file: Path | None = None
 
     @property
     def pyproject(self) -> Path:
@@ -104,6 +107,7 @@ class Project:
             "exclude_prefixes": list(self.exclude_prefixes),
             "endpoints": list(self.endpoints),
             "ready_path": self.ready_path,
+            "checks": str(self.checks_file) if self.checks_file else None,
         }
 
 
@@ -245,7 +249,9 @@ def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> P
     ready_path = _optional_string(pyproject, table, "ready_path")
     if ready_path is not None and not ready_path.startswith("/"):
         raise _error(pyproject, "ready_path", f"'{ready_path}' is not a path starting with '/'")
+    checks = _optional_string(pyproject, table, "checks")
     return Project(
+        checks_file=(root / checks).resolve() if checks else None,
         root=root,
         metadata_ref=reference,
         alembic_ini=ini if ini.is_file() else None,

@@ -23,8 +23,7 @@ from lumiku_ops.cli import (
     worker,  # noqa: F401
 )
 from lumiku_ops.cli.base import EXIT_ERROR, EXIT_OK, cli
-from lumiku_ops.errors import LumikuOpsError
-from lumiku_ops.redaction import redact
+from lumiku_ops.errors import LumikuOpsError, database_reason
 
 __all__ = ["cli", "main"]
 
@@ -80,8 +79,7 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, CommandError):
         return f"alembic: {exc}"
     # A driver error we did not anticipate: its first line only, with secrets removed.
-    reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return "database: " + redact(reason[0] if reason else type(exc).__name__)
+    return "database: " + database_reason(exc)
 
 
 if __name__ == "__main__":

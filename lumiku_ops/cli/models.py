@@ -30,7 +30,6 @@ def install(name: str, as_json: bool) -> int:
 
     require_reference(settings.project_dir)
     from lumiku_ops.reference.models_install import install_model
-    from service.settings import default_model_home
 
-    result = install_model(name, model_home=settings.model_home or default_model_home())
+    result = install_model(name, model_home=settings.model_home)
     return emit(result, as_json=as_json, render=_render, ok=True)

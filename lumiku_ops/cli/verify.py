@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lumiku_ops.cli.base import api_url_option, cli, emit, json_option, lazy
+from lumiku_ops.cli.base import api_url_option, cli, emit, json_option, lazy, project_option
 from lumiku_ops.durations import parse_duration
 from lumiku_ops.errors import LumikuOpsError
 from lumiku_ops.settings import load_settings
@@ -34,8 +34,9 @@ def _load_checks(ctx: click.Context, param: click.Parameter, value: str | None) 
     "checks",
     metavar="FILE",
     callback=_load_checks,
-    help="Checks file, JSON or TOML (default: the seed's three expected answers).",
+    help="Checks file, JSON or TOML (default: the project's checks, else its endpoints).",
 )
+@project_option
 @click.option(
     "--deadline",
     default="60s",
@@ -61,11 +62,12 @@ def verify(
     deadline: str,
     token_env: str,
     junit: Path | None,
+    project_dir: str | None,
     as_json: bool,
 ) -> int:
     """Check the service's endpoints curl-style, retrying until the deadline."""
     deadline_s = parse_duration(deadline)
-    settings = load_settings(api_url=api_url)
+    settings = load_settings(api_url=api_url, token_env=token_env, project_dir=project_dir)
     verification = verify_endpoints(settings, checks, deadline_s=deadline_s, token_env=token_env)
     if junit is not None:
         try:

@@ -17,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.compare import LookAlike, find_look_alikes
-from lumiku_ops.redaction import mask_url, redact
+from lumiku_ops.errors import database_reason
+from lumiku_ops.redaction import mask_url
 
 READ_ONLY_OPTIONS = (
     "-c default_transaction_read_only=on -c statement_timeout=5000 -c lock_timeout=2000"
@@ -100,9 +101,4 @@ def inspect_database(url: str, model_tables: Iterable[str]) -> DatabaseState:
             state.look_alikes = find_look_alikes(connection, names)
             return state
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-        return DatabaseState(
-            url=url,
-            reachable=False,
-            error=redact(reason[0] if reason else type(exc).__name__, [url]),
-        )
+        return DatabaseState(url=url, reachable=False, error=database_reason(exc, [url]))

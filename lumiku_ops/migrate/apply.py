@@ -18,30 +18,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, pool, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from lumiku_ops.db.catalog import read_model_tables
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import read_recorded_revision
 from lumiku_ops.durations import postgres_interval
-from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError
+from lumiku_ops.errors import (
+    DatabaseUnreachableError,
+    MigrationError,
+    database_reason,
+    sqlstate,
+)
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.audit import write_audit
-from lumiku_ops.migrate.create import MigrationError
+from lumiku_ops.migrate.confirm import require_confirmation
 from lumiku_ops.migrate.lock import (
     acquire_migration_lock,
     release_migration_lock,
 )
 from lumiku_ops.migrate.plan import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S
-from lumiku_ops.redaction import mask_url, redact
+from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
-
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-class ConfirmationRequiredError(LumikuOpsError):
-    """The database is not on this machine and ``--confirm`` was not given."""
 
 
 @dataclass
@@ -64,12 +62,6 @@ class ApplyResult:
         return data
 
 
-def is_local(url: str) -> bool:
-    """True for a Unix socket or a loopback host."""
-    parsed = make_url(url)
-    return not parsed.host or parsed.host in LOCAL_HOSTS or "host" in parsed.query
-
-
 def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Human lines for what changed between two catalogs."""
     lines = [f"created table {name}" for name in sorted(set(after) - set(before))]
@@ -83,7 +75,7 @@ def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]
 
 
 def _explain(exc: DBAPIError, lock_timeout_s: float, statement_timeout_s: float) -> str:
-    state = getattr(exc.orig, "sqlstate", None)
+    state = sqlstate(exc)
     if state == "55P03":
         return (
             f"a table stayed locked longer than --lock-timeout ({lock_timeout_s:g}s), so nothing "
@@ -94,10 +86,7 @@ def _explain(exc: DBAPIError, lock_timeout_s: float, statement_timeout_s: float)
             f"a statement ran longer than --statement-timeout ({statement_timeout_s:g}s), so "
             "nothing was changed; raise --statement-timeout for large tables"
         )
-    first = str(exc.orig).strip().splitlines()
-    return (
-        f"{first[0] if first else type(exc.orig).__name__} (SQLSTATE {state}); nothing was changed"
-    )
+    return f"{database_reason(exc)} (SQLSTATE {state}); nothing was changed"
 
 
 def _run(
@@ -113,11 +102,7 @@ def _run(
     wait: bool,
 ) -> ApplyResult:
     url = resolve_database_url(settings)
-    if not (dry_run or confirm or is_local(url)):
-        raise ConfirmationRequiredError(
-            f"{mask_url(url)} is not on this machine: review `lumiku-ops migrate plan`, "
-            f"then run `lumiku-ops migrate {action} --confirm`"
-        )
+    require_confirmation(url, action=action, dry_run=dry_run, confirm=confirm)
     started = time.perf_counter()
     engine = create_engine(
         url,
@@ -128,7 +113,7 @@ def _run(
         connection = engine.connect()
     except OperationalError as exc:
         raise DatabaseUnreachableError(
-            f"cannot connect to {mask_url(url)}: {redact(str(exc.orig).splitlines()[0], [url])}"
+            f"cannot connect to {mask_url(url)}: {database_reason(exc, [url])}"
         ) from None
     with connection:
         if connection.dialect.server_version_info >= (14,):  # type: ignore[operator]

@@ -17,7 +17,7 @@ from typing import Any
 from alembic.operations.ops import MigrationScript
 
 from lumiku_ops.db.catalog import TableCatalog
-from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import next_revision_id
 from lumiku_ops.migrate.runner import offline_sql, script_directory
@@ -25,14 +25,6 @@ from lumiku_ops.migrate.shadow import replay_and_models, shadow_database
 from lumiku_ops.settings import Settings
 
 _MESSAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,59}$")
-
-
-class NothingToCreateError(LumikuOpsError):
-    """The models hold no change that the revisions lack."""
-
-
-class MigrationError(LumikuOpsError):
-    """A revision could not be created, planned or applied."""
 
 
 @dataclass

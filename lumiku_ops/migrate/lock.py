@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.errors import MigrationLockedError
 
 LOCK_KEY = 0x6C756D696B75  # "lumiku": one key per database, shared by every lumiku-ops
-
-
-class MigrationLockedError(LumikuOpsError):
-    """Another operator holds the migration lock on this database."""
 
 
 def acquire_migration_lock(connection: Connection, *, wait: bool) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import read_only_connection, read_recorded_revision
 from lumiku_ops.durations import postgres_interval
-from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError
+from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError, database_reason
 from lumiku_ops.migrate.runner import offline_sql, script_directory
 from lumiku_ops.project import Project
 from lumiku_ops.redaction import mask_url
@@ -52,7 +52,7 @@ def recorded_revision(settings: Settings) -> str | None:
     except Exception as exc:  # any driver error: say which database, not how
         raise DatabaseUnreachableError(
             f"cannot read the recorded revision from {mask_url(url)}: "
-            f"{type(getattr(exc, 'orig', exc)).__name__}. Pass --from REV to plan without it."
+            f"{database_reason(exc, [url])}. Pass --from REV to plan without it."
         ) from None
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.embedded import EmbeddedPostgres, start_embedded
 from lumiku_ops.db.reaper import start_reaper
-from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import fingerprint, list_revisions
 from lumiku_ops.project import Project
@@ -44,10 +44,6 @@ _MISSING_EXTENSION = re.compile(
     r'|extension control file "[^"]*/(?P<b>[^"/]+)\.control"'
 )
 SHADOW_PREFIX = "lumiku_shadow_"
-
-
-class ShadowReplayError(LumikuOpsError):
-    """A revision failed when replayed on an empty database."""
 
 
 @dataclass
@@ -299,10 +295,9 @@ def model_catalog(
                     metadata.create_all(connection)
                     cached = read_model_tables(connection, is_model=project.is_model_object)
             except (DBAPIError, SQLAlchemyError) as exc:
-                reason = str(getattr(exc, "orig", exc)).strip().splitlines()
                 raise ShadowReplayError(
                     f"the models ({project.metadata_ref}) cannot be created on an empty "
-                    f"database: {reason[0] if reason else type(exc).__name__}"
+                    f"database: {database_reason(exc)}"
                 ) from None
         _store(_cache_dir(cache_dir) / f"{key}.json", cached)
     _memory[key] = cached

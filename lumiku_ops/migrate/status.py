@@ -11,7 +11,7 @@ from typing import Any
 from lumiku_ops.db.compare import TableDiff, compare_table
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import inspect_database, read_only_connection, read_recorded_revision
-from lumiku_ops.errors import DatabaseUnreachableError
+from lumiku_ops.errors import DatabaseUnreachableError, database_reason
 from lumiku_ops.migrate.audit import AuditRecord, read_audit
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
@@ -57,7 +57,7 @@ def migration_status(settings: Settings) -> MigrationStatus:
             audit = read_audit(connection)
     except Exception as exc:
         raise DatabaseUnreachableError(
-            f"cannot read {mask_url(url)}: {type(getattr(exc, 'orig', exc)).__name__}"
+            f"cannot read {mask_url(url)}: {database_reason(exc, [url])}"
         ) from None
     order = [info.revision for info in list_revisions(scripts)]
     if current is None:

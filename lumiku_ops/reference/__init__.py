@@ -25,7 +25,7 @@ def require_reference(project_dir: Path) -> None:
     if importlib.util.find_spec("service") is None:
         raise ConfigError(
             f"the reference service (service/) is not in {project_dir}: run this command "
-            "from a checkout of the lumiku-ops repository, or pass --project to it"
+            "from a checkout of the lumiku-ops repository (or set LUMIKU_PROJECT to one)"
         )
     missing = [
         name for name in ("fastapi", "rembg", "PIL") if importlib.util.find_spec(name) is None

@@ -8,17 +8,13 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.errors import LumikuOpsError, SchemaNotReadyError
 from lumiku_ops.redaction import mask_url
 from service.auth import create_token
 from service.models import Credit, User
 
 DEFAULT_EMAIL = "oncall@lumiku.local"
 UNUSABLE_PASSWORD = "!no-login"  # token-only accounts; no password can match this
-
-
-class SchemaNotReadyError(LumikuOpsError):
-    """The core tables are missing, so no user can be created."""
 
 
 @dataclass(frozen=True)

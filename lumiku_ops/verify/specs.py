@@ -54,6 +54,7 @@ from typing import Any
 
 from lumiku_ops.durations import parse_duration
 from lumiku_ops.errors import ConfigError
+from lumiku_ops.project import Project
 from lumiku_ops.verify.probe import mask_headers
 from lumiku_ops.verify.shapes import validate_shape
 
@@ -128,28 +129,21 @@ class Check:
         }
 
 
-def default_checks() -> list[Check]:
-    """The three Background Remover answers the seed expects on a fresh account."""
-    return [
-        Check(
-            name="subscription",
-            path="/api/background-remover/subscription",
-            json={"subscription": None},
-        ),
-        Check(name="jobs", path="/api/background-remover/jobs", json={"jobs": []}),
-        Check(
-            name="stats",
-            path="/api/background-remover/stats",
-            json={
-                "stats": {
-                    "totalSingleRemovals": 0,
-                    "totalBatches": 0,
-                    "hasSubscription": False,
-                    "plan": None,
-                }
-            },
-        ),
-    ]
+def default_checks(project: Project | None) -> list[Check]:
+    """What to check when no checks are given: the project's ``checks`` file, else a
+    ``GET`` expecting 200 for each of its ``endpoints``.
+
+    Raises:
+        ConfigError: there is no project, or it names neither checks nor endpoints.
+    """
+    if project is not None and project.checks_file is not None:
+        return load_checks(project.checks_file)
+    if project is not None and project.endpoints:
+        return [Check(name=f"GET {path}", path=path) for path in project.endpoints]
+    raise ConfigError(
+        "no checks: pass --checks FILE, or give the project `checks` or `endpoints` "
+        "in [tool.lumiku-ops]"
+    )
 
 
 def load_checks(path: str | Path) -> list[Check]:

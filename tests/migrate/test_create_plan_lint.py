@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lumiku_ops.migrate.create import NothingToCreateError, create_migration
+from lumiku_ops.errors import NothingToCreateError
+from lumiku_ops.migrate.create import create_migration
 from lumiku_ops.migrate.plan import lint_migrations, plan_migrations
 from lumiku_ops.migrate.shadow import replay_migrations
 from lumiku_ops.settings import load_settings

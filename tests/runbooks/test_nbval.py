@@ -47,6 +47,8 @@ def test_nbval(
         "LUMIKU_TOKEN": token,
         "DATABASE_URL": fresh_db,
         "LUMIKU_MIGRATIONS_DIR": str(migrations),
+        # nbval starts the kernel in the notebook's folder, inside the package.
+        "LUMIKU_PROJECT": str(REPO_ROOT),
     }
     result = subprocess.run(
         [

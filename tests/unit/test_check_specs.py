@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from lumiku_ops.errors import ConfigError
+from lumiku_ops.project import load_project
 from lumiku_ops.verify.endpoints import Check, default_checks, load_checks
 from lumiku_ops.verify.shapes import first_difference, match_shape, validate_shape
+from tests.utils.project import REFERENCE
 
 
-def test_defaults_are_the_seeds_three_expected_answers() -> None:
-    checks = default_checks()
+def test_the_reference_projects_defaults_are_the_seeds_three_expected_answers() -> None:
+    checks = default_checks(REFERENCE)
     assert [(c.name, c.method, c.path, c.status) for c in checks] == [
         ("subscription", "GET", "/api/background-remover/subscription", 200),
         ("jobs", "GET", "/api/background-remover/jobs", 200),
@@ -26,6 +29,22 @@ def test_defaults_are_the_seeds_three_expected_answers() -> None:
             "plan": None,
         }
     }
+
+
+def test_without_a_checks_file_each_endpoint_must_answer_200(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.lumiku-ops]\nmetadata = "m:metadata"\nendpoints = ["/a", "/b?x=1"]\n'
+    )
+    project = load_project(tmp_path, migrations_dir=tmp_path)
+    checks = default_checks(project)
+    assert [(c.method, c.path, c.status, c.json) for c in checks] == [
+        ("GET", "/a", 200, None),
+        ("GET", "/b?x=1", 200, None),
+    ]
+    with pytest.raises(ConfigError, match="no checks: pass --checks FILE"):
+        default_checks(replace(project, endpoints=()))
+    with pytest.raises(ConfigError, match="no checks"):
+        default_checks(None)
 
 
 def test_a_toml_file_with_shape_latency_auth_and_json_text(tmp_path: Path) -> None:

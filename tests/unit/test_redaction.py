@@ -27,3 +27,17 @@ def test_redact_removes_known_secrets_tokens_and_url_passwords() -> None:
 def test_redact_leaves_ordinary_text_alone() -> None:
     text = "GET /api/background-remover/jobs -> 500 (relation does not exist)"
     assert redact(text) == text
+
+
+def test_every_libpq_password_form_is_masked() -> None:
+    # A password may sit in the query string or a key=value string, not only in userinfo.
+    assert mask_url("postgresql+psycopg://ops@db/prod?password=S3cret&sslmode=require") == (
+        "postgresql+psycopg://ops@db/prod?password=***&sslmode=require"
+    )
+    assert "/home/ops/.pgpass" not in mask_url(
+        "postgresql://ops@db/prod?passfile=/home/ops/.pgpass"
+    )
+    cleaned = redact("dsn: host=db user=ops password='it s3cret' dbname=prod; x?password=abc&y=1")
+    assert "s3cret" not in cleaned and "abc" not in cleaned
+    assert "host=db user=ops password=*** dbname=prod" in cleaned
+    assert "http://ops:***@api.example.com/x" in redact("http://ops:pw1234@api.example.com/x")

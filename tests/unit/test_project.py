@@ -1,0 +1,119 @@
+"""The project seam: [tool.lumiku-ops] read by one loader, with errors that say what to add."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lumiku_ops.errors import ConfigError
+from lumiku_ops.project import load_project
+from lumiku_ops.settings import load_settings
+
+MODELS = """
+from sqlalchemy import Column, Integer, MetaData, Table
+
+metadata = MetaData()
+Table("widget", metadata, Column("id", Integer, primary_key=True))
+
+
+class Holder:
+    metadata = metadata
+
+
+NOT_METADATA = 42
+"""
+
+
+def make_project(root: Path, table: str, *, ini: str | None = None) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "models.py").write_text(MODELS)
+    (root / "pyproject.toml").write_text(textwrap.dedent(table))
+    if ini is not None:
+        (root / "alembic.ini").write_text(ini)
+    return root
+
+
+INI = "[alembic]\nscript_location = db/migrations\n"
+
+
+def test_a_full_table_is_read_and_paths_resolve_from_the_ini_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(
+        tmp_path / "svc",
+        """
+        [tool.lumiku-ops]
+        metadata = "pkg.models:Holder.metadata"
+        exclude_tables = ["celery_taskmeta"]
+        exclude_prefixes = ["queue_"]
+        endpoints = ["/api/widgets"]
+        ready_path = "/ready"
+        """,
+        ini=INI,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the current directory must not matter
+    project = load_project(root)
+    assert project.migrations_dir == root / "db" / "migrations"
+    assert [t.name for t in project.metadata().sorted_tables] == ["widget"]
+    assert project.endpoints == ("/api/widgets",) and project.ready_path == "/ready"
+    assert project.is_model_object("widget")
+    for name in ("alembic_version", "lumiku_ops_audit", "celery_taskmeta", "queue_jobs"):
+        assert not project.is_model_object(name)
+
+
+def test_here_in_script_location_and_the_migrations_override(tmp_path: Path) -> None:
+    table = '[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\n'
+    root = make_project(tmp_path, table, ini="[alembic]\nscript_location = %(here)s/alembic\n")
+    assert load_project(root).migrations_dir == root / "alembic"
+    assert load_project(root, migrations_dir=tmp_path / "x").migrations_dir == tmp_path / "x"
+
+
+def test_settings_take_the_project_from_the_flag_then_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = '[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\n'
+    root = make_project(tmp_path / "p", table, ini=INI)
+    monkeypatch.setenv("LUMIKU_PROJECT", str(root))
+    assert load_settings().migrations_dir == root / "db" / "migrations"
+    monkeypatch.setenv("LUMIKU_PROJECT", str(tmp_path / "nowhere"))
+    assert load_settings(project_dir=str(root)).project.root == root
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("[project]\nname = 'x'\n", "has no [tool.lumiku-ops] table"),
+        ("[tool.lumiku-ops]\nendpoints = []\n", "metadata: missing"),
+        ('[tool.lumiku-ops]\nmetadata = "pkg.models"\n', "is not 'package.module:attribute'"),
+        ('[tool.lumiku-ops]\nmetadata = "nope.models:metadata"\n', "importing 'nope.models'"),
+        ('[tool.lumiku-ops]\nmetadata = "pkg.models:missing"\n', "has no attribute 'missing'"),
+        ('[tool.lumiku-ops]\nmetadata = "pkg.models:NOT_METADATA"\n', "not a SQLAlchemy MetaData"),
+        ('[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\nendpont = []\n', "unknown key"),
+        (
+            '[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\nendpoints = ["api/x"]\n',
+            "not a path starting with '/'",
+        ),
+        ('[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\nexclude_tables = "t"\n', "list"),
+    ],
+)
+def test_each_mistake_names_the_file_and_the_key(tmp_path: Path, table: str, message: str) -> None:
+    root = make_project(tmp_path / f"p{abs(hash(table))}", table, ini=INI)
+    with pytest.raises(ConfigError) as caught:
+        load_project(root).metadata()
+    text = str(caught.value)
+    assert message in text
+    assert str(root / "pyproject.toml") in text
+    assert "[tool.lumiku-ops]" in text
+
+
+def test_missing_pyproject_and_missing_ini_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="pyproject.toml not found.*--project DIR"):
+        load_project(tmp_path)
+    root = make_project(tmp_path / "p", '[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\n')
+    with pytest.raises(ConfigError, match="alembic_ini.*not found"):
+        load_project(root)
