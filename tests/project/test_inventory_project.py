@@ -110,6 +110,12 @@ def test_a_database_one_revision_behind_is_applied_then_healthy(inventory: Inven
     assert status.returncode == 3
     assert (behind["current"], behind["pending"], behind["up_to_date"]) == (FIRST, [SECOND], False)
 
+    shadow = ["--shadow-url", inventory.server.base_url]
+    lagging = inventory.lumiku("check", *inventory.project, *database, *shadow, "--json")
+    assert lagging.returncode == 3, lagging.stdout + lagging.stderr
+    (failed,) = [check for check in as_json(lagging)["checks"] if not check["passed"]]
+    assert SECOND in failed["detail"]  # the database lags; the models are captured
+
     applied = inventory.lumiku("migrate", "apply", *inventory.project, *database, "--json")
     result = as_json(applied)
     assert applied.returncode == 0, applied.stderr
@@ -120,7 +126,6 @@ def test_a_database_one_revision_behind_is_applied_then_healthy(inventory: Inven
     )
     assert inventory.execute(url, "SELECT version_num FROM alembic_version") == SECOND
 
-    shadow = ["--shadow-url", inventory.server.base_url]
     verified = inventory.lumiku(
         "migrate", "verify", *inventory.project, *database, *shadow, "--json"
     )
