@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from lumiku_ops.db.embedded import start_embedded  # noqa: E402
 from lumiku_ops.migrate.runner import upgrade_database  # noqa: E402
+from lumiku_ops.project import load_project  # noqa: E402
 from lumiku_ops.reference.accounts import ensure_account, issue_token  # noqa: E402
-from lumiku_ops.settings import DEFAULT_MIGRATIONS_DIR  # noqa: E402
 from service.removal import model_file  # noqa: E402
 from service.settings import default_model_home  # noqa: E402
 
@@ -121,7 +121,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="lumiku-bench-"))
     server = start_embedded(scratch / "pgdata", cleanup="delete", database="bench")
     url = server.url("bench")
-    upgrade_database(url, DEFAULT_MIGRATIONS_DIR, "head")
+    upgrade_database(url, load_project(ROOT), "head")
     account = ensure_account(url, email="bench@lumiku.local", credits=1_000_000)
     secret = secrets.token_urlsafe(48)
     token = issue_token(account, secret)

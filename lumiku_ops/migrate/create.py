@@ -17,6 +17,7 @@ from typing import Any
 from alembic.operations.ops import MigrationScript
 
 from lumiku_ops.db.catalog import TableCatalog
+from lumiku_ops.db.compare import compare_table
 from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import next_revision_id
@@ -80,7 +81,8 @@ def build_checklist(models: TableCatalog, migrated: TableCatalog) -> list[dict[s
                 "columns": f"{len(columns & present_columns)}/{len(columns)}",
                 "indexes": indexes,
                 "constraints": keys,
-                "ok": have is not None and have == want,
+                # By name, not position: ADD COLUMN appends, wherever the model declares it.
+                "ok": have is not None and compare_table(table, want, have).is_clean,
             }
         )
     return rows

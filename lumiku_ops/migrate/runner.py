@@ -15,6 +15,7 @@ import shutil
 import sys
 from argparse import Namespace
 from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ OFFLINE_URL = "postgresql+psycopg://"
 RevisionPicker = Callable[[Any, Any], Iterable[Any]]
 
 
-def alembic_config(project: Project, *, output: io.StringIO | None = None) -> Config:
-    """A Config for the project's migrations; ``output`` collects offline SQL.
+@cache
+def alembic_config(project: Project) -> Config:
+    """The one Config for the project's migrations (built once per process and project).
 
     The project's ``alembic.ini`` supplies its own options (``file_template``,
     ``version_locations``, post-write hooks); ``script_location`` is always the project's
@@ -39,9 +41,7 @@ def alembic_config(project: Project, *, output: io.StringIO | None = None) -> Co
     """
     ini = str(project.alembic_ini) if project.alembic_ini else None
     # Alembic's progress messages would pollute --json output; results carry what matters.
-    config = Config(
-        ini, output_buffer=output, stdout=io.StringIO(), cmd_opts=Namespace(quiet=True, x=None)
-    )
+    config = Config(ini, stdout=io.StringIO(), cmd_opts=Namespace(quiet=True, x=None))
     config.set_main_option("script_location", str(project.migrations_dir))
     if not config.get_main_option("file_template"):
         config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
@@ -79,7 +79,7 @@ def _run(
     autogenerate: bool = False,
     **environment: Any,
 ) -> None:
-    config = alembic_config(project, output=output)
+    config = alembic_config(project)
     scripts = script_directory(project)
     options: dict[str, Any] = {"transaction_per_migration": False}
     if autogenerate:
@@ -91,7 +91,11 @@ def _run(
     with EnvironmentContext(config, scripts, fn=picker, **environment) as context:
         if connection is None:
             context.configure(
-                url=OFFLINE_URL, dialect_name="postgresql", literal_binds=True, **options
+                url=OFFLINE_URL,
+                dialect_name="postgresql",
+                literal_binds=True,
+                output_buffer=output,
+                **options,
             )
         else:
             context.configure(connection=connection, **options)
