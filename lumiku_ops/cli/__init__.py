@@ -65,17 +65,21 @@ def _reportable(exc: Exception) -> bool:
     # Alembic and SQLAlchemy are imported only if a command used them (they are by then).
     if isinstance(exc, LumikuOpsError):
         return True
+    from alembic.script.revision import RevisionError
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
-    return isinstance(exc, CommandError | SQLAlchemyError)
+    return isinstance(exc, CommandError | RevisionError | SQLAlchemyError)
 
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, LumikuOpsError):
         return str(exc)
+    from alembic.script.revision import RevisionError
     from alembic.util import CommandError
 
+    if isinstance(exc, RevisionError):
+        return f"alembic: {exc}; list the revisions with: lumiku-ops migrate status"
     if isinstance(exc, CommandError):
         return f"alembic: {exc}"
     # A driver error we did not anticipate: its first line only, with secrets removed.

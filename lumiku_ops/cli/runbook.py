@@ -19,18 +19,6 @@ run_runbook = lazy("lumiku_ops.runbooks.run", "run_runbook")
 runbook_parameters = lazy("lumiku_ops.runbooks.run", "runbook_parameters")
 
 
-def parse_value(text: str) -> Any:
-    """A parameter value as papermill's ``-p`` reads it: bools, None, numbers, else text."""
-    literals: dict[str, Any] = {"True": True, "False": False, "None": None}
-    if text in literals:
-        return literals[text]
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    return value if isinstance(value, int | float | bool) else text
-
-
 def format_run(run: RunbookRun) -> str:
     """Where the files are, what was recorded, and how it ended."""
     lines = [
@@ -93,7 +81,8 @@ def run(
 ) -> int:
     """Execute a runbook and write the notebook and both HTML reports."""
     folder = out_dir or Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    values = {key: parse_value(value) for key, value in parameters}
+    # Strings as typed; run_runbook checks and converts them against the declared types.
+    values: dict[str, Any] = dict(parameters)
     if project_dir is not None:
         values.setdefault("project_dir", str(Path(project_dir).resolve()))
     if not as_json:

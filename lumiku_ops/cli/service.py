@@ -23,7 +23,13 @@ def _reference(**overrides: str | None) -> Settings:
 @cli.command()
 @database_url_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--log-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -70,7 +76,9 @@ def token(
 
 
 @cli.command()
-@click.option("--port", type=int, help="Port for the service (default: a free one).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port for the service (default: a free one)."
+)
 @click.option(
     "--reports",
     "reports_root",

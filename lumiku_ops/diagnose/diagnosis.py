@@ -33,7 +33,6 @@ from lumiku_ops.diagnose.verdicts import (
     remedy_for,
     strongest,
 )
-from lumiku_ops.errors import ConfigError
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import MigrationReplay, replay_and_models
@@ -192,12 +191,6 @@ def diagnose(
     started = time.perf_counter()
     project = settings.project
     paths = list(project.endpoints if endpoints is None else endpoints)
-    for path in paths:
-        if not path.startswith("/") or path.startswith("//"):
-            raise ConfigError(
-                f"endpoint '{path}' is not a path: give it as /path/on/the/service "
-                "(the API origin comes from --api-url)"
-            )
     exchanges = [
         probe(settings.api_url, "GET", path, settings.token, timeout_s=5.0) for path in paths
     ]

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -164,6 +165,27 @@ def _run(
             release_migration_lock(connection)
 
 
+def _require_known(scripts: ScriptDirectory, current: str | None) -> None:
+    """Refuse to move a database whose recorded revision this history does not have."""
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    for revision in (current or "").split(","):
+        if not revision:
+            continue
+        try:
+            known = scripts.get_revision(revision) is not None
+        except (RevisionError, CommandError):  # alembic raises for an unknown id
+            known = False
+        if not known:
+            raise MigrationError(
+                f"the database records revision {revision}, which this history does not have "
+                "(REVISION_MISMATCH); nothing was changed. Run `lumiku-ops diagnose` to see "
+                "which revision its tables match, or point --project/--migrations at the "
+                "history that wrote it"
+            )
+
+
 def _audit(
     connection: Connection,
     action: str,
@@ -204,6 +226,7 @@ def apply_migrations(
     scripts = runner.script_directory(project)
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
+        _require_known(scripts, current)
         upper = scripts.get_current_head() if target == "head" else target
         pending = [s.revision for s in scripts.iterate_revisions(upper, current)]
         return list(reversed(pending)), upper
@@ -240,6 +263,7 @@ def rollback_migrations(
     chosen: list[str] = []
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
+        _require_known(scripts, current)
         if current is None:
             return [], None
         script = scripts.get_revision(current)

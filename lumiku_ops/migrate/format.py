@@ -98,7 +98,7 @@ def format_status(status: MigrationStatus) -> str:
         f"recorded revision: {status.current or 'none'}",
         f"heads: {', '.join(status.heads)}",
         f"pending: {', '.join(status.pending) or 'none'}",
-        "status: " + ("up to date" if status.up_to_date else "BEHIND"),
+        "status: " + _state(status),
     ]
     if status.audit:
         lines += ["", "recent runs:"]
@@ -133,3 +133,13 @@ def format_check(report: CheckReport) -> str:
         lines.append(f"{mark} {item.name}: {item.detail}")
     lines += ["", "PASSED" if report.passed else "FAILED"]
     return "\n".join(lines)
+
+
+def _state(status: MigrationStatus) -> str:
+    if not status.known:
+        return (
+            f"UNKNOWN REVISION: {status.current} is not in this history (REVISION_MISMATCH); "
+            "run `lumiku-ops diagnose` to see which revision the tables match, or point "
+            "--project/--migrations at the history that wrote it"
+        )
+    return "up to date" if status.up_to_date else "BEHIND"

@@ -61,13 +61,16 @@ def alembic_config(project: Project) -> Config:
 def script_directory(project: Project) -> ScriptDirectory:
     """Alembic's view of the project's migrations; a clear error when it is not one."""
     folder = project.migrations_dir
-    if not folder.is_dir() or not ((folder / "versions").is_dir() or project.alembic_ini):
+    config = alembic_config(project)
+    if not folder.is_dir() or not (
+        (folder / "versions").is_dir() or config.get_main_option("version_locations")
+    ):
         raise ConfigError(
             f"{folder} is not an Alembic migrations folder (no versions/); check "
             f"script_location in {project.alembic_ini or 'alembic.ini'} or pass --migrations DIR"
         )
     prepend_to_sys_path(project.root)
-    return ScriptDirectory.from_config(alembic_config(project))
+    return ScriptDirectory.from_config(config)
 
 
 def _run(

@@ -29,11 +29,12 @@ class MigrationStatus:
     heads: list[str]
     pending: list[str]
     audit: list[AuditRecord] = field(default_factory=list)
+    known: bool = True
 
     @property
     def up_to_date(self) -> bool:
-        """True when nothing is pending."""
-        return not self.pending and self.current is not None
+        """True when nothing is pending and the recorded revision is in this history."""
+        return self.known and not self.pending and self.current is not None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -43,6 +44,7 @@ class MigrationStatus:
             "heads": self.heads,
             "pending": self.pending,
             "up_to_date": self.up_to_date,
+            "known_revision": self.known,
             "audit": [record.to_dict() for record in self.audit],
         }
 
@@ -60,13 +62,17 @@ def migration_status(settings: Settings) -> MigrationStatus:
             f"cannot read {mask_url(url)}: {database_reason(exc, [url])}"
         ) from None
     order = [info.revision for info in list_revisions(scripts)]
+    known = current is None or all(rev in order for rev in current.split(","))
     if current is None:
         pending = order
-    elif current in order:
-        pending = order[order.index(current) + 1 :]
+    elif known:
+        pending = order[max(order.index(rev) for rev in current.split(",")) + 1 :]
     else:
-        pending = order  # an unknown revision: nothing in this history is known applied
-    return MigrationStatus(mask_url(url), current, sorted(scripts.get_heads()), pending, audit)
+        # Not "behind": this history cannot say what such a database holds or lacks.
+        pending = []
+    return MigrationStatus(
+        mask_url(url), current, sorted(scripts.get_heads()), pending, audit, known=known
+    )
 
 
 @dataclass

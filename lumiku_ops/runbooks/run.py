@@ -17,6 +17,7 @@ from typing import Any
 from lumiku_ops.errors import ConfigError
 from lumiku_ops.redaction import redact
 from lumiku_ops.runbooks.catalogue import RUNBOOKS, RUNBOOKS_DIR
+from lumiku_ops.runbooks.parameters import validate_parameters
 from lumiku_ops.runbooks.steps import read_recorded
 
 
@@ -102,7 +103,14 @@ def run_runbook(
     from papermill.exceptions import PapermillExecutionError
 
     source = resolve_runbook(name)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # Before anything runs or any file is written: a bad value is a usage error.
+    checked = validate_parameters(name, runbook_parameters(str(source)), parameters or {})
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the output folder {out_dir}: {exc.strerror}; pass --out DIR"
+        ) from None
     stem = source.stem
     run = RunbookRun(
         name=stem,
@@ -115,7 +123,7 @@ def run_runbook(
         papermill.execute_notebook(
             str(source),
             str(run.notebook),
-            parameters=parameters or {},
+            parameters=checked,
             kernel_name="python3",
             progress_bar=progress,
             cwd=str((cwd or Path.cwd()).resolve()),

@@ -19,7 +19,7 @@ from lumiku_ops.verify.endpoints import Check, Exchange, Verification, load_chec
 from lumiku_ops.errors import ConfigError
 from lumiku_ops.migrate.apply import ApplyResult, apply_migrations
 from lumiku_ops.migrate.confirm import runbook_dry_run
-from lumiku_ops.redaction import mask_url
+from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, load_settings
 
 RECORD_MIMETYPE = "application/vnd.lumiku-ops.record+json"
@@ -53,7 +53,7 @@ def describe_settings(settings: Settings) -> str:
     database = mask_url(settings.database_url) if settings.database_url else "embedded PostgreSQL"
     return "\n".join(
         [
-            f"- service: `{settings.api_url}`",
+            f"- service: `{redact(settings.api_url)}`",
             f"- database: `{database}`",
             f"- project: `{settings.project_dir}`",
             f"- migrations: `{settings.migrations_dir}`",

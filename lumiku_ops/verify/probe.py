@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from lumiku_ops.errors import ConfigError
 from lumiku_ops.redaction import MASK, redact
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -113,7 +114,14 @@ def probe(
         connection was refused, the host did not resolve, or the request timed out.
     """
     url = api_url.rstrip("/") + path
-    secrets = [token, urlsplit(api_url).password]
+    base = urlsplit(api_url)
+    if not path.startswith("/") or path.startswith("//") or urlsplit(url)[:2] != base[:2]:
+        # The bearer token goes to the configured API origin and nowhere else.
+        raise ConfigError(
+            f"endpoint '{path}' is not a path: give it as /path/on/the/service "
+            "(the API origin comes from --api-url)"
+        )
+    secrets = [token, base.password]
     extra = dict(headers or {})
     sent = {**extra, **({"Authorization": f"Bearer {token}"} if token else {})}
     curl = redact(curl_command(method, url, extra, token_sent=bool(token)), secrets)
