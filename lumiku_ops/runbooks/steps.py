@@ -85,7 +85,9 @@ def record(name: str, value: Any) -> None:
     """Store ``value`` (JSON-able) in the notebook's outputs under ``name``."""
     from IPython.display import display
 
-    display({RECORD_MIMETYPE: {name: json.loads(json.dumps(value, default=str))}}, raw=True)
+    # As JSON text, sorted: nbval compares (and its sanitizers can clean) text, not objects.
+    text = json.dumps({name: value}, default=str, sort_keys=True, indent=1)
+    display({RECORD_MIMETYPE: text}, raw=True)
 
 
 def read_recorded(notebook: Path | str) -> dict[str, Any]:
@@ -95,6 +97,10 @@ def read_recorded(notebook: Path | str) -> dict[str, Any]:
     for cell in data.get("cells", []):
         for output in cell.get("outputs", []):
             value = output.get("data", {}).get(RECORD_MIMETYPE)
+            if isinstance(value, list):  # nbformat may split text into lines
+                value = "".join(value)
+            if isinstance(value, str):
+                value = json.loads(value)
             if isinstance(value, dict):
                 recorded.update(value)
     return recorded

@@ -80,3 +80,14 @@ def test_header_says_objective_when_and_how(path: Path) -> None:
     assert first["cell_type"] == "markdown"
     for phrase in ("**Objective:**", "**When to use:**", f"papermill runbooks/{path.name}"):
         assert phrase in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_expected_outputs_belong_to_this_very_runbook(path: Path) -> None:
+    # nbval runs the expected copy; it proves something only if its code is the runbook's.
+    expected = Path(__file__).parent / "expected" / path.name
+    ours, theirs = code_cells(path), code_cells(expected)
+    assert [source(c) for c in theirs] == [source(c) for c in ours]
+    assert [c.get("metadata", {}) for c in theirs] == [c.get("metadata", {}) for c in ours]
+    compared = [c for c in theirs if "nbval-check-output" in c["metadata"].get("tags", [])]
+    assert compared and all(c["outputs"] for c in compared)

@@ -116,3 +116,19 @@ def test_the_cli_runs_a_runbook_and_exits_3_on_a_finding(incident: Incident, tmp
     assert result.returncode == 3, result.stderr
     assert '"verdict": "MIGRATION_NOT_CREATED"' in result.stdout
     assert incident.token not in result.stdout + result.stderr
+
+
+def test_public_checks_with_a_token_set_pass(incident: Incident, tmp_path: Path) -> None:
+    # Every check public (auth = false) while a token is set: no bearer header is sent, and
+    # the runbook must not call that a failure (it once asserted 'Bearer ***' was shown).
+    checks = tmp_path / "public.toml"
+    checks.write_text('[[checks]]\nname = "apps"\npath = "/api/apps"\nauth = false\nstatus = 401\n')
+    run = run_runbook(
+        "04_verify_endpoints",
+        parameters={"checks_file": str(checks), "deadline": "2s"},
+        out_dir=tmp_path / "out",
+    )
+    assert run.passed, run.error
+    assert run.recorded["passed"] is True
+    assert [c["status"] for c in run.recorded["checks"]] == [401]
+    assert "Authorization: Bearer" not in run.notebook.read_text()
