@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import sessionmaker
 
 from service.db import make_engine
@@ -27,6 +28,7 @@ from service.routes import (
 from service.schema_version import script_directory
 from service.settings import ServiceSettings
 from service.storage import MediaStore
+from service.validation import NUL_IN_URL, url_has_nul
 
 log = logging.getLogger("service")
 
@@ -71,8 +73,14 @@ def create_app(
         request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
         request.state.request_id = request_id
         started = time.perf_counter()
+        response: Response
         try:
-            response = await call_next(request)
+            if url_has_nul(request.scope["path"], request.scope.get("query_string", b"")):
+                # No route can use it (PostgreSQL text cannot hold a NUL), so refuse it for
+                # every route at once instead of failing later inside a query.
+                response = JSONResponse({"error": NUL_IN_URL}, status_code=400)
+            else:
+                response = await call_next(request)
         except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become 500s
             response = unexpected_error_response(request, exc)
         response.headers["X-Request-ID"] = request_id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +19,7 @@ from service.schemas import (
 )
 from service.serializers import row_to_dict
 from service.subscriptions import cancel, subscribe
+from service.validation import parse_json_object
 
 router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
 
@@ -34,17 +34,14 @@ def _json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, An
 
 
 async def read_json(request: Request, *, required: bool = True) -> dict[str, Any]:
-    """The JSON object body; 400 when it is malformed (the original answered 500)."""
+    """The JSON object body; 400 when it is malformed, too deep or carries a NUL.
+
+    The original answered 500 for all of these.
+    """
     raw = await request.body()
     if not raw.strip() and not required:
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "Invalid JSON body") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON body")
-    return body
+    return parse_json_object(raw)
 
 
 @router.post(
