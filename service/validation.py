@@ -4,11 +4,14 @@ PostgreSQL text cannot hold a NUL byte (psycopg refuses to send one), so a NUL a
 in a URL or a JSON string is refused before a handler runs or a query is built. JSON is
 parsed with a bound on nesting: Python's parser recurses once per level and gives up with
 a ``RecursionError`` near a thousand, and nothing here needs more than a few levels.
+User ids become part of file names in the media store, so their alphabet is fixed where
+they enter: when a token is signed and when one is verified.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from service.errors import ApiError
@@ -19,10 +22,31 @@ INVALID_JSON = "Invalid JSON body"
 JSON_NUL = "Invalid JSON body: strings cannot contain NUL"
 JSON_TOO_DEEP = "Invalid JSON body: nested too deeply"
 
+# A file-name-safe id: cuid()s, e-mail-like local parts and slugs fit; "/", "..", spaces
+# and control characters do not. The first character is never a dot (no hidden files).
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+USER_ID_RULE = "use 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"
+
 
 def url_has_nul(path: str, query_string: bytes) -> bool:
     """True when the decoded path or the raw query string carries a NUL byte."""
     return "\x00" in path or b"%00" in query_string or b"\x00" in query_string
+
+
+def is_valid_user_id(user_id: object) -> bool:
+    """True for a non-empty id of at most 128 letters, digits, ``.``, ``_`` or ``-``."""
+    return isinstance(user_id, str) and USER_ID_PATTERN.fullmatch(user_id) is not None
+
+
+def check_user_id(user_id: str) -> str:
+    """Return ``user_id`` if it is valid.
+
+    Raises:
+        ValueError: naming the rule, for an id that could not safely name a file.
+    """
+    if not is_valid_user_id(user_id):
+        raise ValueError(f"invalid user id {user_id!r}: {USER_ID_RULE}")
+    return user_id
 
 
 def _check_structure(value: Any) -> None:

@@ -1,18 +1,27 @@
 """Hostile or clumsy input is a 400 (or a normal answer), never a 500.
 
 NUL bytes cannot be stored in PostgreSQL text, JSON nested a thousand deep exhausts the
-parser's recursion, and a one-pixel image starves alpha matting: each used to reach the
-database, the parser or the matting code and come back as a 500.
+parser's recursion, a one-pixel image starves alpha matting, and a user id with a ``/``
+cannot name a file: each used to reach the database, the parser, the matting code or the
+media store and come back as a 500.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
+from sqlalchemy import func, select
 
+from lumiku_ops.accounts import ensure_account
+from lumiku_ops.errors import LumikuOpsError
+from service.auth import create_token
+from service.models import Credit, User
 from tests.conftest import JWT_SECRET
 from tests.service.test_removal import balance, remove
+from tests.utils.db import connect
 from tests.utils.factories import add, subscription, user_with_token
 from tests.utils.images import subject_png
 from tests.utils.service import RunningService
@@ -99,3 +108,39 @@ def test_a_one_pixel_image_is_removed_at_the_matting_tiers(
     cutout = service.get(job["processedUrl"], token)
     assert cutout.status_code == 200 and cutout.content.startswith(b"\x89PNG")
     assert balance(service, token) == 40 - price
+
+
+def test_a_user_id_that_cannot_name_a_file_is_refused_where_it_enters(
+    fresh_db: str, start_remover: Callable[..., RunningService]
+) -> None:
+    service = start_remover(fresh_db, worker=False)
+    with pytest.raises(ValueError, match="user id"):
+        create_token(user_id="a/b", email="a@lumiku.local", secret=JWT_SECRET)
+    with pytest.raises(LumikuOpsError, match="user id"):
+        ensure_account(fresh_db, user_id="a/b", credits=10)
+    with connect(fresh_db) as connection:
+        assert connection.scalar(select(func.count()).select_from(User)) == 0
+
+    # A row written some other way, and a token signed by hand, still get nowhere near
+    # the media store: the id is refused when the token is verified.
+    add(fresh_db, User(id="a/b", email="slash@lumiku.local", password="!"))
+    add(fresh_db, Credit(userId="a/b", amount=10, balance=10, type="bonus"))
+    now = datetime.now(UTC)
+    forged = jwt.encode(
+        {"userId": "a/b", "email": "slash@lumiku.local", "exp": now + timedelta(hours=1)},
+        JWT_SECRET,
+        algorithm="HS256",
+    )
+    response = remove(service, forged, subject_png(64))
+    assert response.status_code == 401, response.text
+    assert response.json() == {"error": "Unauthorized - Invalid token"}
+    with connect(fresh_db) as connection:
+        latest = connection.scalars(select(Credit.balance).where(Credit.userId == "a/b")).all()
+    assert latest == [10]
+
+    # An ordinary id with dots, dashes and underscores works end to end.
+    account = ensure_account(fresh_db, user_id="ops.bot_1-x", credits=10)
+    token = create_token(user_id=account.user_id, email=account.email, secret=JWT_SECRET)
+    ok = remove(service, token, subject_png(64))
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["job"]["userId"] == "ops.bot_1-x"
