@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import sessionmaker
 
 from service.db import make_engine
@@ -98,11 +99,23 @@ def create_app(
         )
         return response
 
-    app.include_router(health.router)
-    app.include_router(platform.router)
-    app.include_router(background_remover.router)
-    app.include_router(removal.router)
-    app.include_router(batches.router)
-    app.include_router(subscriptions.router)
-    app.include_router(storage.router)
+    routers = [
+        health.router,
+        platform.router,
+        background_remover.router,
+        removal.router,
+        batches.router,
+        subscriptions.router,
+        storage.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    # One path can be served by routes of several routers (GET /subscription here, POST
+    # and DELETE in another module); a 405 must name every method, not the first route's.
+    app.state.route_methods = [
+        (route.path_regex, frozenset(route.methods or ()))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
     return app

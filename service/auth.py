@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from service.db import get_session
@@ -67,8 +68,20 @@ def decode_token(token: str, secret: str) -> str:
     return user_id
 
 
+# Declares the bearer scheme in the OpenAPI document (and on every operation that needs
+# it). It never answers by itself: the header is checked below, with the original's 401s.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="HS256 JWT with a userId claim (lumiku-ops token)",
+)
+
+
 def current_user(
-    request: Request, session: Annotated[Session, Depends(get_session)]
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
 ) -> CurrentUser:
     """FastAPI dependency: the caller, or a 401 with the original's message."""
     header = request.headers.get("Authorization", "")

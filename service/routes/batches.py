@@ -37,6 +37,8 @@ BATCH_FORM = {
                 "schema": {
                     "type": "object",
                     "required": ["tier"],
+                    # At least one image, under either spelling the form accepts.
+                    "anyOf": [{"required": ["images[0]"]}, {"required": ["images"]}],
                     "properties": {"tier": {"type": "string", "enum": list(TIERS)}},
                     "patternProperties": {
                         r"^images(\[\d+\])?$": {"type": "string", "format": "binary"}
@@ -52,7 +54,7 @@ BATCH_FORM = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         }
     ],
 }

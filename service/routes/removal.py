@@ -46,7 +46,7 @@ REMOVE_FORM = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             "description": "A retry with the same key charges once and gets the first result.",
         }
     ],

@@ -71,7 +71,8 @@ async def create_subscription(request: Request, user: Caller) -> Any:
     if plan_key not in ("starter", "pro"):
         raise ApiError(400, "Invalid plan")
     payment_id = body.get("paymentId")
-    if payment_id is not None and not isinstance(payment_id, str):
+    # Documented as a string: null is refused like any other non-string, not ignored.
+    if "paymentId" in body and not isinstance(payment_id, str):
         raise ApiError(400, "paymentId must be a string")
 
     def work(factory: sessionmaker[Session]) -> dict[str, Any]:
@@ -95,7 +96,7 @@ async def cancel_subscription(request: Request, user: Caller) -> Any:
     """Cancel now; the body (``{"reason": ...}``) is optional."""
     body = await read_json(request, required=False)
     reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
+    if "reason" in body and not isinstance(reason, str):
         raise ApiError(400, "reason must be a string")
 
     def work(factory: sessionmaker[Session]) -> None:
