@@ -61,11 +61,20 @@ async def read_json(request: Request, *, required: bool = True) -> dict[str, Any
             "model": SubscriptionCreatedResponse,
             "description": "The new subscription, or the renewed one",
         },
-        **error_responses({400: "Invalid plan", 409: "Already active"}),
+        **error_responses(
+            {
+                400: "Invalid plan",
+                402: "Insufficient credits for the plan's monthly price",
+                409: "Already active",
+            }
+        ),
     },
 )
 async def create_subscription(request: Request, user: Caller) -> Any:
-    """Subscribe to a plan; a cancelled or lapsed subscription is renewed in place."""
+    """Subscribe to a plan, paying its monthly price in credits (402 when short).
+
+    A cancelled or lapsed subscription is renewed in place, and charged likewise.
+    """
     body = await read_json(request)
     plan_key = body.get("plan")
     if plan_key not in ("starter", "pro"):
