@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -9,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import sessionmaker
@@ -28,6 +31,7 @@ from service.routes import (
 )
 from service.schema_version import script_directory
 from service.settings import ServiceSettings
+from service.single_removal import recover_interrupted_removals, schema_missing
 from service.storage import MediaStore
 from service.validation import NUL_IN_URL, url_has_nul
 
@@ -38,6 +42,29 @@ NO_CACHE = {
     "Pragma": "no-cache",
     "Expires": "0",
 }
+
+
+async def recover_forever(app: FastAPI) -> None:
+    """At start-up and then every ``recovery_interval_s``: settle abandoned removals.
+
+    A removal whose process died (killed, out of memory, power loss) is failed and
+    refunded here, by whichever service process looks first; work still running
+    anywhere keeps its lease and is left alone (``service.single_removal``).
+    """
+    settings: ServiceSettings = app.state.settings
+    last_problem = ""
+    while True:
+        try:
+            await run_in_threadpool(recover_interrupted_removals, app.state.session_factory)
+            last_problem = ""
+        except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+            # Before revision 0002 (the incident itself) there is nothing to recover,
+            # and diagnose explains the missing tables; anything else is logged once.
+            problem = "" if schema_missing(exc) else type(exc).__name__
+            if problem and problem != last_problem:
+                log.warning("could not look for interrupted removals", exc_info=exc)
+            last_problem = problem
+        await asyncio.sleep(settings.recovery_interval_s)
 
 
 def create_app(
@@ -51,8 +78,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+        recovery = asyncio.create_task(recover_forever(app))
+        try:
+            yield
+        finally:
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
+            engine.dispose()
 
     app = FastAPI(
         title="Lumiku reference service", lifespan=lifespan, docs_url=None, redoc_url=None
