@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -9,6 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import sessionmaker
 
 from service.db import make_engine
@@ -26,7 +31,9 @@ from service.routes import (
 )
 from service.schema_version import script_directory
 from service.settings import ServiceSettings
+from service.single_removal import recover_interrupted_removals, schema_missing
 from service.storage import MediaStore
+from service.validation import NUL_IN_URL, url_has_nul
 
 log = logging.getLogger("service")
 
@@ -35,6 +42,29 @@ NO_CACHE = {
     "Pragma": "no-cache",
     "Expires": "0",
 }
+
+
+async def recover_forever(app: FastAPI) -> None:
+    """At start-up and then every ``recovery_interval_s``: settle abandoned removals.
+
+    A removal whose process died (killed, out of memory, power loss) is failed and
+    refunded here, by whichever service process looks first; work still running
+    anywhere keeps its lease and is left alone (``service.single_removal``).
+    """
+    settings: ServiceSettings = app.state.settings
+    last_problem = ""
+    while True:
+        try:
+            await run_in_threadpool(recover_interrupted_removals, app.state.session_factory)
+            last_problem = ""
+        except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+            # Before revision 0002 (the incident itself) there is nothing to recover,
+            # and diagnose explains the missing tables; anything else is logged once.
+            problem = "" if schema_missing(exc) else type(exc).__name__
+            if problem and problem != last_problem:
+                log.warning("could not look for interrupted removals", exc_info=exc)
+            last_problem = problem
+        await asyncio.sleep(settings.recovery_interval_s)
 
 
 def create_app(
@@ -48,8 +78,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+        recovery = asyncio.create_task(recover_forever(app))
+        try:
+            yield
+        finally:
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
+            engine.dispose()
 
     app = FastAPI(
         title="Lumiku reference service", lifespan=lifespan, docs_url=None, redoc_url=None
@@ -71,8 +107,14 @@ def create_app(
         request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
         request.state.request_id = request_id
         started = time.perf_counter()
+        response: Response
         try:
-            response = await call_next(request)
+            if url_has_nul(request.scope["path"], request.scope.get("query_string", b"")):
+                # No route can use it (PostgreSQL text cannot hold a NUL), so refuse it for
+                # every route at once instead of failing later inside a query.
+                response = JSONResponse({"error": NUL_IN_URL}, status_code=400)
+            else:
+                response = await call_next(request)
         except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become 500s
             response = unexpected_error_response(request, exc)
         response.headers["X-Request-ID"] = request_id
@@ -90,11 +132,23 @@ def create_app(
         )
         return response
 
-    app.include_router(health.router)
-    app.include_router(platform.router)
-    app.include_router(background_remover.router)
-    app.include_router(removal.router)
-    app.include_router(batches.router)
-    app.include_router(subscriptions.router)
-    app.include_router(storage.router)
+    routers = [
+        health.router,
+        platform.router,
+        background_remover.router,
+        removal.router,
+        batches.router,
+        subscriptions.router,
+        storage.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    # One path can be served by routes of several routers (GET /subscription here, POST
+    # and DELETE in another module); a 405 must name every method, not the first route's.
+    app.state.route_methods = [
+        (route.path_regex, frozenset(route.methods or ()))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
     return app

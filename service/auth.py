@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from service.db import get_session
 from service.errors import ApiError
 from service.models import User
+from service.validation import check_user_id, is_valid_user_id
 
 ALGORITHM = "HS256"
 TOKEN_LIFETIME = timedelta(days=7)
@@ -41,7 +43,12 @@ class CurrentUser:
 def create_token(
     *, user_id: str, email: str, secret: str, lifetime: timedelta = TOKEN_LIFETIME
 ) -> str:
-    """Sign a token the service accepts: ``userId`` and ``email`` claims, HS256."""
+    """Sign a token the service accepts: ``userId`` and ``email`` claims, HS256.
+
+    Raises:
+        ValueError: ``user_id`` is not a valid user id (see ``service.validation``).
+    """
+    check_user_id(user_id)
     now = datetime.now(UTC)
     claims = {"userId": user_id, "email": email, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -54,13 +61,27 @@ def decode_token(token: str, secret: str) -> str:
     except jwt.PyJWTError:
         raise ApiError(401, INVALID_TOKEN) from None
     user_id = claims.get("userId")
-    if not isinstance(user_id, str) or not user_id:
+    # An id this service could not have issued (a "/" would break file names) is refused
+    # here, so no handler ever sees it.
+    if not isinstance(user_id, str) or not is_valid_user_id(user_id):
         raise ApiError(401, INVALID_TOKEN)
     return user_id
 
 
+# Declares the bearer scheme in the OpenAPI document (and on every operation that needs
+# it). It never answers by itself: the header is checked below, with the original's 401s.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="HS256 JWT with a userId claim (lumiku-ops token)",
+)
+
+
 def current_user(
-    request: Request, session: Annotated[Session, Depends(get_session)]
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
 ) -> CurrentUser:
     """FastAPI dependency: the caller, or a 401 with the original's message."""
     header = request.headers.get("Authorization", "")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.batches import FINAL_BATCH_STATUSES, FINAL_JOB_STATUSES
 from service.credits import refund_credits
+from service.errors import ApiError
 from service.images import decode_image, encode_png, make_thumbnail
 from service.models import (
     BackgroundRemovalBatch,
@@ -37,6 +38,7 @@ from service.subscriptions import QuotaReservation, day_key, release_quota
 
 log = logging.getLogger("service")
 ITEM_REFERENCE = "background_removal_batch_item"
+ITEM_FAILED = "Background removal failed; this image was not charged"
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,13 @@ def _remove(runtime: WorkerRuntime, job: BackgroundRemovalJob) -> _Outcome:
         processed, thumbnail = save_outputs(
             runtime.store, job.userId, job.id, png, make_thumbnail(cutout.image)
         )
-    except Exception as exc:  # noqa: BLE001 - any failure of the image work fails the item
-        log.warning("batch item failed", extra={"job_id": job.id, "error": repr(exc)})
-        return _Outcome(error=str(getattr(exc, "message", exc))[:500] or type(exc).__name__)
+    except ApiError as exc:  # a stored file that no longer decodes: safe to show
+        log.warning("batch item failed", extra={"job_id": job.id, "error": exc.message})
+        return _Outcome(error=exc.message[:500])
+    except Exception:  # noqa: BLE001 - any failure of the image work fails the item
+        # The exception stays in the log; the caller reads a plain sentence.
+        log.warning("batch item failed", exc_info=True, extra={"job_id": job.id})
+        return _Outcome(error=ITEM_FAILED)
     return _Outcome(
         processed_url=processed,
         thumbnail_url=thumbnail,
@@ -141,7 +147,8 @@ def _give_back(session: Session, job: BackgroundRemovalJob, batch: BackgroundRem
             reservation = QuotaReservation(subscription_id=sub_id, date=day_key(batch.createdAt))
             release_quota(session, job.userId, reservation, job.tier, 1)
         return
-    assert job.itemIndex is not None
+    if job.itemIndex is None:
+        raise RuntimeError(f"batch item {job.id} has no itemIndex")
     refund_credits(
         session,
         job.userId,
@@ -149,6 +156,8 @@ def _give_back(session: Session, job: BackgroundRemovalJob, batch: BackgroundRem
         reference_type=ITEM_REFERENCE,
         reference_id=job.id,
     )
+    # Refunded: the item no longer costs anything (the original kept its price).
+    job.creditsUsed = 0
 
 
 def finalize(runtime: WorkerRuntime, batch_pk: str) -> None:

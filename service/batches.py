@@ -15,6 +15,7 @@ from procrastinate import App
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.credits import deduct_credits
+from service.idempotency import Recorder
 from service.images import DecodedImage
 from service.models import BackgroundRemovalBatch, BackgroundRemovalJob, new_id
 from service.pricing import calculate_batch_pricing
@@ -41,8 +42,12 @@ def create_batch(
     user_id: str,
     tier: str,
     uploads: list[tuple[str, DecodedImage]],
+    record: Recorder,
 ) -> dict[str, Any]:
     """Store the files, charge (quota or credits), record and queue; return the response.
+
+    ``record`` stores the response for an idempotency key in the same commit as the
+    charge, so a crash can never leave a charged batch whose key would run it again.
 
     Raises:
         ApiError: 402 when credits are insufficient (nothing is recorded then).
@@ -98,10 +103,12 @@ def create_batch(
         session.add_all(jobs)
         session.flush()
         defer_items(queue, session.connection(), [job.id for job in jobs])
-    return {
-        "message": "Batch processing started",
-        "batch": {"id": public_id, "totalImages": len(uploads), "status": "pending"},
-    }
+        body: dict[str, Any] = {
+            "message": "Batch processing started",
+            "batch": {"id": public_id, "totalImages": len(uploads), "status": "pending"},
+        }
+        record(session, body)
+    return body
 
 
 def progress_percentage(batch: BackgroundRemovalBatch) -> float:

@@ -38,11 +38,26 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": exc.message}, status_code=exc.status_code)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path, sorted (for ``Allow``)."""
+    routes = getattr(request.app.state, "route_methods", [])
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for regex, route_methods in routes:
+        if regex.match(path):
+            methods |= route_methods
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse(
-        {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path.
+        methods = allowed_methods(request)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,9 +1,17 @@
-"""``Idempotency-Key`` on charging endpoints: a retried request charges once.
+"""``Idempotency-Key`` on charging endpoints: one charge per key, even across crashes.
 
-The first request with a key claims it (a committed row, unique per user and key) before
-any charge. When it succeeds, its response is stored and every retry gets that response
-back; when it fails, nothing was charged and the key is released, so a retry runs anew.
-A retry that arrives while the first is still running gets a 409.
+The first request with a key claims it (a committed row, unique per user and key) under
+a lease (``service.leases``) taken before the row is committed. Its successful response
+is stored in the same transaction that completes the work, so "charged and completed"
+and "response stored" can never be told apart: every retry gets that response back.
+When the work fails, it has given back what it charged and the claim is deleted, so a
+retry runs anew.
+
+A retry that finds a claim without a response asks whether the claim's lease is held:
+if so, the first request is still running (409); if not, its process died. The retry
+then takes the claim over, first letting the endpoint settle what the dead request left
+(``on_takeover``: a single removal fails and refunds the interrupted job), and runs the
+work itself. Either way the key is charged at most once.
 """
 
 from __future__ import annotations
@@ -12,19 +20,20 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from service.errors import ApiError
+from service.leases import KEY_LEASE, Lease, hold_in_transaction, holder_is_gone
 from service.models import IdempotencyKey, new_id, utcnow
 
 MAX_KEY_LENGTH = 255
-# A claim this old belongs to a request whose process died; a retry may take it over.
-STALE_CLAIM = timedelta(minutes=10)
+
+# Stores the successful response inside the caller's transaction (a no-op without a key).
+Recorder = Callable[[Session, dict[str, Any]], None]
 
 
 def fingerprint(*parts: bytes | str) -> str:
@@ -43,12 +52,11 @@ class Claim:
     key_id: str | None
     replay_status: int | None = None
     replay_body: dict[str, Any] | None = None
+    taken_over: bool = False
 
 
-def claim_key(
-    factory: sessionmaker[Session], *, user_id: str, key: str, endpoint: str, request_hash: str
-) -> Claim:
-    """Claim ``key`` for this request, or return the first request's stored response.
+def claim_key(held: Lease, *, user_id: str, key: str, endpoint: str, request_hash: str) -> Claim:
+    """Claim ``key`` for this request under ``held``, or return the stored response.
 
     Raises:
         ApiError: 400 for an unusable key, 422 when the key was used for a different
@@ -56,11 +64,14 @@ def claim_key(
     """
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ApiError(400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-    with factory() as session, session.begin():
+    key_id = new_id()
+    # Leased before the claim is visible, so nobody can mistake it for an abandoned one.
+    held.hold(KEY_LEASE, key_id)
+    with held.sessions() as session, session.begin():
         inserted = session.scalar(
             insert(IdempotencyKey)
             .values(
-                id=new_id(),
+                id=key_id,
                 userId=user_id,
                 key=key,
                 endpoint=endpoint,
@@ -85,52 +96,64 @@ def claim_key(
                 replay_status=row.responseStatus,
                 replay_body=json.loads(row.responseBody or "{}"),
             )
-        if utcnow() - row.createdAt < STALE_CLAIM:
+        if not holder_is_gone(session, KEY_LEASE, row.id):
             raise ApiError(409, "A request with this Idempotency-Key is still being processed")
+        # The first request died: this one carries the claim from now on. Leased before
+        # the commit, so a concurrent retry cannot take it over as well.
+        hold_in_transaction(session, KEY_LEASE, row.id)
         row.createdAt = utcnow()
-        return Claim(key_id=row.id)
+        return Claim(key_id=row.id, taken_over=True)
 
 
-def store_response(
-    factory: sessionmaker[Session], key_id: str, status: int, body: dict[str, Any]
-) -> None:
-    """Remember the successful response that retries with the same key will get."""
-    with factory() as session, session.begin():
+def recorder_for(key_id: str | None) -> Recorder:
+    """What stores the successful response for claim ``key_id``, in the work's commit."""
+
+    def record(session: Session, body: dict[str, Any]) -> None:
+        if key_id is None:
+            return
         session.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.id == key_id)
-            .values(responseStatus=status, responseBody=json.dumps(body), completedAt=utcnow())
+            .values(responseStatus=200, responseBody=json.dumps(body), completedAt=utcnow())
         )
 
+    return record
 
-def release_key(factory: sessionmaker[Session], key_id: str) -> None:
-    """Forget a claim whose request failed without charging, so a retry can run."""
-    with factory() as session, session.begin():
+
+def release_key(held: Lease, key_id: str) -> None:
+    """Forget a claim whose request failed without keeping a charge, so a retry can run."""
+    with held.sessions() as session, session.begin():
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))
 
 
 def run_once(
-    factory: sessionmaker[Session],
+    held: Lease,
     *,
     key: str | None,
     user_id: str,
     endpoint: str,
     request_hash: str,
-    work: Callable[[], dict[str, Any]],
+    work: Callable[[Recorder], dict[str, Any]],
+    on_takeover: Callable[[], None] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Run ``work`` (which answers 200) at most once per key; replay it for retries."""
+    """Run ``work`` (which answers 200) at most once per key; replay it for retries.
+
+    ``work`` must call the recorder it is given inside the transaction that commits its
+    result. ``on_takeover`` runs before the work when a dead request's claim is taken
+    over, to settle what that request left behind.
+    """
     if key is None:
-        return 200, work()
-    claim = claim_key(
-        factory, user_id=user_id, key=key, endpoint=endpoint, request_hash=request_hash
-    )
+        return 200, work(recorder_for(None))
+    claim = claim_key(held, user_id=user_id, key=key, endpoint=endpoint, request_hash=request_hash)
     if claim.key_id is None:
-        assert claim.replay_status is not None and claim.replay_body is not None
+        if claim.replay_status is None or claim.replay_body is None:
+            raise RuntimeError("a stored idempotent response has no status or body")
         return claim.replay_status, claim.replay_body
+    if claim.taken_over and on_takeover is not None:
+        on_takeover()
     try:
-        body = work()
+        body = work(recorder_for(claim.key_id))
     except BaseException:
-        release_key(factory, claim.key_id)
+        release_key(held, claim.key_id)
         raise
-    store_response(factory, claim.key_id, 200, body)
     return 200, body

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from rembg.sessions.base import BaseSession
 
 PROVIDER = "rembg"
+# Smallest width and height alpha matting is applied to; smaller images get the mask only.
+MIN_MATTING_SIDE = 8
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,9 @@ class RemovalEngine:
         options: dict[str, Any] = {
             "session": session,
             "post_process_mask": spec.post_process_mask,
-            "alpha_matting": spec.alpha_matting,
+            # Matting refines edges over a neighbourhood of pixels; below a few pixels a
+            # side there is nothing to refine, and pymatting divides by zero on 1x1.
+            "alpha_matting": spec.alpha_matting and min(image.size) >= MIN_MATTING_SIDE,
         }
         result = remove(image.convert("RGB"), **options)
         assert isinstance(result, Image.Image)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +19,34 @@ def default_media_root() -> Path:
     return REPO_ROOT / ".lumiku" / "media"
 
 
+DEFAULT_RECOVERY_INTERVAL_S = 60.0
+
+
+def default_recovery_interval() -> float:
+    """Seconds between recovery sweeps: ``LUMIKU_RECOVERY_INTERVAL`` or 60.
+
+    Read when the settings are built, never at import time.
+    """
+    raw = os.environ.get("LUMIKU_RECOVERY_INTERVAL", "")
+    try:
+        value = float(raw) if raw else DEFAULT_RECOVERY_INTERVAL_S
+    except ValueError:
+        raise ValueError(
+            f"LUMIKU_RECOVERY_INTERVAL must be a number of seconds, not {raw!r}"
+        ) from None
+    if not 0 < value <= 86_400:
+        raise ValueError("LUMIKU_RECOVERY_INTERVAL must be between 0 and 86400 seconds")
+    return value
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     """What the service needs: a database, a signing secret, migrations, files and models.
 
     ``media_root`` holds the files behind ``/storage/...`` URLs; ``model_home`` is
     rembg's model folder (``U2NET_HOME``). Worker timings apply to batch workers.
+    ``recovery_interval_s`` is how often the service looks for removals abandoned by a
+    process that died (it also looks once at start-up).
     """
 
     database_url: str = field(repr=False)
@@ -32,3 +55,4 @@ class ServiceSettings:
     log_file: Path | None = None
     media_root: Path = field(default_factory=default_media_root)
     model_home: Path = field(default_factory=default_model_home)
+    recovery_interval_s: float = field(default_factory=default_recovery_interval)

@@ -27,8 +27,13 @@ class MediaStore:
     root: Path
 
     def url(self, folder: str, name: str) -> str:
-        """The URL stored in the database for ``folder/name``."""
-        assert folder in FOLDERS and "/" not in name
+        """The URL stored in the database for ``folder/name``.
+
+        Raises:
+            ValueError: an unknown folder, or a name that is not a plain file name.
+        """
+        if folder not in FOLDERS or not _FILE_NAME.fullmatch(name):
+            raise ValueError(f"not a media file name: {folder}/{name}")
         return f"{URL_PREFIX}{APP_FOLDER}/{folder}/{name}"
 
     def path_for(self, url: str) -> Path | None:
@@ -43,10 +48,15 @@ class MediaStore:
         return self.root / APP_FOLDER / parts[1] / parts[2]
 
     def write(self, folder: str, name: str, data: bytes) -> str:
-        """Write ``data`` atomically (temp file, then rename) and return its URL."""
+        """Write ``data`` atomically (temp file, then rename) and return its URL.
+
+        Raises:
+            ValueError: ``folder``/``name`` is not a media file name.
+        """
         url = self.url(folder, name)
         path = self.path_for(url)
-        assert path is not None
+        if path is None:  # unreachable after url()'s check; never write outside the root
+            raise ValueError(f"not a media file name: {folder}/{name}")
         path.parent.mkdir(parents=True, exist_ok=True)
         # A reader, or a worker restarted after a kill, never sees a half-written file.
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

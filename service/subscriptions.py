@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from service.credits import lock_user
+from service.credits import deduct_credits, lock_user
 from service.errors import ApiError
 from service.models import (
     BackgroundRemoverSubscription,
@@ -27,6 +27,7 @@ from service.models import (
 from service.pricing import PROFESSIONAL_TIERS, add_one_month, credits_equivalent, plan
 
 Usage = BackgroundRemoverSubscriptionUsage
+SUBSCRIPTION_REFERENCE = "background_remover_subscription"
 
 
 def day_key(moment: datetime | None = None) -> str:
@@ -125,13 +126,16 @@ def release_quota(
 def subscribe(
     session: Session, user_id: str, plan_key: str, payment_id: str | None
 ) -> BackgroundRemoverSubscription:
-    """Start ``plan_key`` for the user, reusing a cancelled or lapsed row.
+    """Start ``plan_key`` for the user and charge its monthly price, in one transaction.
 
-    The original failed with a unique violation (500) for anyone who ever had a
-    subscription; here a cancelled or expired one is renewed in place.
+    A cancelled or expired subscription is renewed in place (the original failed with a
+    unique violation, a 500, for anyone who ever had a subscription). Starting and
+    renewing both charge the plan's monthly price from the credit ledger, in the
+    caller's transaction: the original charged nothing, so 0 credits bought a plan.
 
     Raises:
-        ApiError: 409 while a subscription is active and unexpired.
+        ApiError: 409 while a subscription is active and unexpired; 402 when the
+            balance is below the plan's price (nothing is written then).
     """
     terms = plan(plan_key)
     lock_user(session, user_id)
@@ -139,8 +143,19 @@ def subscribe(
     now = utcnow()
     if sub is not None and sub.status == "active" and sub.currentPeriodEnd >= now:
         raise ApiError(409, "Subscription already active")
+    subscription_id = sub.id if sub is not None else new_id()
+    # Under the per-user lock taken above, so two concurrent subscribes charge once: the
+    # second one waits, then finds the subscription active (409).
+    deduct_credits(
+        session,
+        user_id,
+        terms.price,
+        description=f"background_remover_subscription_{terms.key}",
+        reference_type=SUBSCRIPTION_REFERENCE,
+        reference_id=subscription_id,
+    )
     if sub is None:
-        sub = BackgroundRemoverSubscription(userId=user_id)
+        sub = BackgroundRemoverSubscription(id=subscription_id, userId=user_id)
         session.add(sub)
     period_end = add_one_month(now)
     sub.plan = terms.key

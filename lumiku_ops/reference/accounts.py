@@ -12,6 +12,7 @@ from lumiku_ops.errors import LumikuOpsError, SchemaNotReadyError
 from lumiku_ops.redaction import mask_url
 from service.auth import create_token
 from service.models import Credit, User
+from service.validation import USER_ID_RULE, is_valid_user_id
 
 DEFAULT_EMAIL = "oncall@lumiku.local"
 UNUSABLE_PASSWORD = "!no-login"  # token-only accounts; no password can match this
@@ -35,6 +36,9 @@ def ensure_account(
     A balance change is a new ledger row (the ledger is append-only; its latest row's
     ``balance`` is the balance), never an edit of history.
     """
+    if user_id is not None and not is_valid_user_id(user_id):
+        # Refused before the user exists: the service would refuse its every token.
+        raise LumikuOpsError(f"invalid user id {user_id!r}: {USER_ID_RULE}")
     engine = create_engine(url)
     try:
         with Session(engine) as session, session.begin():

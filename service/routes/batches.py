@@ -14,8 +14,9 @@ from starlette.datastructures import UploadFile
 from service.auth import Caller, DbSession
 from service.batches import create_batch, progress_percentage
 from service.errors import ApiError
-from service.idempotency import fingerprint, run_once
+from service.idempotency import Recorder, fingerprint, run_once
 from service.images import DecodedImage, decode_image
+from service.leases import lease
 from service.models import BackgroundRemovalBatch
 from service.pricing import MAX_BATCH_IMAGES, TIERS
 from service.routes.uploads import read_form, read_upload, require_model, tier_from
@@ -37,6 +38,8 @@ BATCH_FORM = {
                 "schema": {
                     "type": "object",
                     "required": ["tier"],
+                    # At least one image, under either spelling the form accepts.
+                    "anyOf": [{"required": ["images[0]"]}, {"required": ["images"]}],
                     "properties": {"tier": {"type": "string", "enum": list(TIERS)}},
                     "patternProperties": {
                         r"^images(\[\d+\])?$": {"type": "string", "format": "binary"}
@@ -52,7 +55,7 @@ BATCH_FORM = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         }
     ],
 }
@@ -90,32 +93,41 @@ async def start_batch(request: Request, user: Caller) -> JSONResponse:
     raw = [(upload.filename or key, await read_upload(upload)) for key, upload in files]
     state = request.app.state
 
-    def work() -> dict[str, Any]:
-        uploads: list[tuple[str, DecodedImage]] = []
+    def uploads() -> list[tuple[str, DecodedImage]]:
+        decoded: list[tuple[str, DecodedImage]] = []
         for index, (name, data) in enumerate(raw):
             try:
-                uploads.append((name, decode_image(data)))
+                decoded.append((name, decode_image(data)))
             except ApiError as exc:
                 raise ApiError(400, f"Image {index} ({name}): {exc.message}") from None
-        require_model(state.removal, tier)
-        return create_batch(
-            state.session_factory,
-            state.media,
-            state.queue,
-            user_id=user.id,
-            tier=tier,
-            uploads=uploads,
-        )
+        return decoded
 
-    status, body = await run_in_threadpool(
-        run_once,
-        state.session_factory,
-        key=request.headers.get("Idempotency-Key"),
-        user_id=user.id,
-        endpoint="POST /batch",
-        request_hash=fingerprint(tier, *(data for _, data in raw)),
-        work=work,
-    )
+    def run() -> tuple[int, dict[str, Any]]:
+        with lease(state.engine) as held:
+
+            def work(record: Recorder) -> dict[str, Any]:
+                images = uploads()
+                require_model(state.removal, tier)
+                return create_batch(
+                    held.sessions,
+                    state.media,
+                    state.queue,
+                    user_id=user.id,
+                    tier=tier,
+                    uploads=images,
+                    record=record,
+                )
+
+            return run_once(
+                held,
+                key=request.headers.get("Idempotency-Key"),
+                user_id=user.id,
+                endpoint="POST /batch",
+                request_hash=fingerprint(tier, *(data for _, data in raw)),
+                work=work,
+            )
+
+    status, body = await run_in_threadpool(run)
     return JSONResponse(body, status_code=status)
 
 

@@ -12,13 +12,14 @@ from starlette.datastructures import UploadFile
 
 from service.auth import Caller, DbSession
 from service.errors import ApiError
-from service.idempotency import fingerprint, run_once
+from service.idempotency import Recorder, fingerprint, run_once
 from service.images import decode_image
+from service.leases import lease
 from service.models import BackgroundRemovalJob
 from service.routes.uploads import read_form, read_upload, require_model, tier_from
 from service.schemas import JobResponse, RemoveResponse, error_responses
 from service.serializers import row_to_dict
-from service.single_removal import remove_single
+from service.single_removal import recover_interrupted_removals, remove_single
 
 router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
 
@@ -46,7 +47,7 @@ REMOVE_FORM = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             "description": "A retry with the same key charges once and gets the first result.",
         }
     ],
@@ -79,28 +80,38 @@ async def remove_background(request: Request, user: Caller) -> JSONResponse:
     data = await read_upload(image)
     state = request.app.state
 
-    def work() -> dict[str, Any]:
-        upload = decode_image(data)
-        require_model(state.removal, tier)
-        job = remove_single(
-            state.session_factory,
-            state.media,
-            state.removal,
-            user_id=user.id,
-            tier=tier,
-            upload=upload,
-        )
-        return {"message": "Background removed successfully", "job": job}
+    def run() -> tuple[int, dict[str, Any]]:
+        with lease(state.engine) as held:
 
-    status, body = await run_in_threadpool(
-        run_once,
-        state.session_factory,
-        key=request.headers.get("Idempotency-Key"),
-        user_id=user.id,
-        endpoint="POST /remove",
-        request_hash=fingerprint(tier, data),
-        work=work,
-    )
+            def work(record: Recorder) -> dict[str, Any]:
+                upload = decode_image(data)
+                require_model(state.removal, tier)
+                return remove_single(
+                    held,
+                    state.media,
+                    state.removal,
+                    user_id=user.id,
+                    tier=tier,
+                    upload=upload,
+                    record=record,
+                )
+
+            def settle_dead_request() -> None:
+                # The key's first request died, perhaps charged: refund it before this
+                # one charges, so the key costs one removal in all.
+                recover_interrupted_removals(held.sessions, user_id=user.id)
+
+            return run_once(
+                held,
+                key=request.headers.get("Idempotency-Key"),
+                user_id=user.id,
+                endpoint="POST /remove",
+                request_hash=fingerprint(tier, data),
+                work=work,
+                on_takeover=settle_dead_request,
+            )
+
+    status, body = await run_in_threadpool(run)
     return JSONResponse(body, status_code=status)
 
 

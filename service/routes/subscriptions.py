@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +19,7 @@ from service.schemas import (
 )
 from service.serializers import row_to_dict
 from service.subscriptions import cancel, subscribe
+from service.validation import parse_json_object
 
 router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
 
@@ -34,17 +34,14 @@ def _json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, An
 
 
 async def read_json(request: Request, *, required: bool = True) -> dict[str, Any]:
-    """The JSON object body; 400 when it is malformed (the original answered 500)."""
+    """The JSON object body; 400 when it is malformed, too deep or carries a NUL.
+
+    The original answered 500 for all of these.
+    """
     raw = await request.body()
     if not raw.strip() and not required:
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "Invalid JSON body") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON body")
-    return body
+    return parse_json_object(raw)
 
 
 @router.post(
@@ -64,17 +61,27 @@ async def read_json(request: Request, *, required: bool = True) -> dict[str, Any
             "model": SubscriptionCreatedResponse,
             "description": "The new subscription, or the renewed one",
         },
-        **error_responses({400: "Invalid plan", 409: "Already active"}),
+        **error_responses(
+            {
+                400: "Invalid plan",
+                402: "Insufficient credits for the plan's monthly price",
+                409: "Already active",
+            }
+        ),
     },
 )
 async def create_subscription(request: Request, user: Caller) -> Any:
-    """Subscribe to a plan; a cancelled or lapsed subscription is renewed in place."""
+    """Subscribe to a plan, paying its monthly price in credits (402 when short).
+
+    A cancelled or lapsed subscription is renewed in place, and charged likewise.
+    """
     body = await read_json(request)
     plan_key = body.get("plan")
     if plan_key not in ("starter", "pro"):
         raise ApiError(400, "Invalid plan")
     payment_id = body.get("paymentId")
-    if payment_id is not None and not isinstance(payment_id, str):
+    # Documented as a string: null is refused like any other non-string, not ignored.
+    if "paymentId" in body and not isinstance(payment_id, str):
         raise ApiError(400, "paymentId must be a string")
 
     def work(factory: sessionmaker[Session]) -> dict[str, Any]:
@@ -98,7 +105,7 @@ async def cancel_subscription(request: Request, user: Caller) -> Any:
     """Cancel now; the body (``{"reason": ...}``) is optional."""
     body = await read_json(request, required=False)
     reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
+    if "reason" in body and not isinstance(reason, str):
         raise ApiError(400, "reason must be a string")
 
     def work(factory: sessionmaker[Session]) -> None:

@@ -117,7 +117,8 @@ def test_real_bodies_match_the_served_document(remover: RunningService, fresh_db
     service = remover
     served = Document(service.get("/openapi.json").json())
     check = served.check
-    account, token = user_with_token(fresh_db, JWT_SECRET, email="doc@lumiku.local", credits=200)
+    # Enough for the removals, the batch and the starter plan's monthly price.
+    account, token = user_with_token(fresh_db, JWT_SECRET, email="doc@lumiku.local", credits=99_200)
 
     check(service.get("/health"), "/health", "get")
     check(service.get("/health/ready"), "/health/ready", "get")
@@ -182,3 +183,65 @@ def test_real_bodies_match_the_served_document(remover: RunningService, fresh_db
     downgrade(fresh_db, "-1")
     check(service.get("/health/ready"), "/health/ready", "get", 503)
     assert account.user_id
+
+
+def _operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def test_the_document_declares_bearer_auth_and_tight_request_schemas(
+    remover: RunningService,
+) -> None:
+    doc = remover.get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"] == {
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "HS256 JWT with a userId claim (lumiku-ops token)",
+        }
+    }
+    public = {"/health", "/health/ready"}
+    for path, method, operation in _operations(doc):
+        expected = None if path in public else [{"bearerAuth": []}]
+        assert operation.get("security") == expected, (path, method)
+
+    batch = doc["paths"][f"{PREFIX}/batch"]["post"]
+    form = batch["requestBody"]["content"]["multipart/form-data"]["schema"]
+    validator = Draft202012Validator(form)
+    assert not validator.is_valid({"tier": "basic"})
+    assert validator.is_valid({"tier": "basic", "images[0]": "..."})
+    assert validator.is_valid({"tier": "basic", "images": "..."})
+    for path in (f"{PREFIX}/remove", f"{PREFIX}/batch"):
+        (key,) = [p for p in doc["paths"][path]["post"]["parameters"] if p["in"] == "header"]
+        assert key["name"] == "Idempotency-Key"
+        assert key["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
+
+
+def test_typed_strings_refuse_null_and_405_names_every_method(
+    remover: RunningService, fresh_db: str
+) -> None:
+    service = remover
+    _, token = user_with_token(fresh_db, JWT_SECRET, email="null@lumiku.local", credits=99_000)
+    url = f"{PREFIX}/subscription"
+    no_payment = service.post(url, token, json={"plan": "starter", "paymentId": None})
+    assert (no_payment.status_code, no_payment.json()) == (
+        400,
+        {"error": "paymentId must be a string"},
+    )
+    assert service.get(url, token).json() == {"subscription": None}
+    assert service.post(url, token, json={"plan": "starter"}).status_code == 200
+    no_reason = service.delete(url, token, json={"reason": None})
+    assert (no_reason.status_code, no_reason.json()) == (400, {"error": "reason must be a string"})
+    assert service.get(url, token).json()["subscription"]["status"] == "active"
+
+    put = requests.put(
+        service.base_url + url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert put.status_code == 405
+    assert put.json() == {"error": "Method Not Allowed"}
+    assert put.headers["Allow"] == "DELETE, GET, POST"
+    jobs = requests.put(service.base_url + f"{PREFIX}/jobs", timeout=10)
+    assert (jobs.status_code, jobs.headers["Allow"]) == (405, "GET")
