@@ -9,7 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from lumiku_ops.db.connect import resolve_database_url
-from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.errors import ConfigError, LumikuOpsError
 from lumiku_ops.reference.secrets import resolve_jwt_secret
 from lumiku_ops.reference.worker import worker_in_background
 from lumiku_ops.settings import Settings
@@ -22,14 +22,17 @@ from service.settings import ServiceSettings, default_media_root, default_model_
 def service_settings(settings: Settings, *, log_file: Path | None = None) -> ServiceSettings:
     """The service's settings for ``settings``; the secret is checked before anything starts."""
     secret = resolve_jwt_secret(settings)
-    return ServiceSettings(
-        database_url=resolve_database_url(settings),
-        jwt_secret=secret,
-        migrations_dir=settings.migrations_dir,
-        log_file=log_file,
-        media_root=settings.media_root or default_media_root(),
-        model_home=settings.model_home or default_model_home(),
-    )
+    try:
+        return ServiceSettings(
+            database_url=resolve_database_url(settings),
+            jwt_secret=secret,
+            migrations_dir=settings.migrations_dir,
+            log_file=log_file,
+            media_root=settings.media_root or default_media_root(),
+            model_home=settings.model_home or default_model_home(),
+        )
+    except ValueError as exc:  # a malformed service variable, e.g. LUMIKU_RECOVERY_INTERVAL
+        raise ConfigError(str(exc)) from None
 
 
 def worker_settings(settings: Settings) -> ServiceSettings:

@@ -70,3 +70,8 @@ def test_a_port_out_of_range(port: str) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "Invalid value for '--port'" in result.stderr
+
+
+def test_a_malformed_service_variable() -> None:
+    line = one_error_line(lumiku("serve", "--port", "18999", LUMIKU_RECOVERY_INTERVAL="abc"))
+    assert "LUMIKU_RECOVERY_INTERVAL must be a number of seconds, not 'abc'" in line

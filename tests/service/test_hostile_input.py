@@ -15,8 +15,8 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from lumiku_ops.accounts import ensure_account
 from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.reference.accounts import ensure_account
 from service.auth import create_token
 from service.models import Credit, User
 from tests.conftest import JWT_SECRET
