@@ -127,7 +127,7 @@ def remedy_for(
     if verdict == DATABASE_UNREACHABLE:
         return Remedy(
             None,
-            "lumiku-ops diagnose --database-url postgresql+psycopg://USER@HOST:PORT/DB",
+            "DATABASE_URL=postgresql+psycopg://USER@HOST:PORT/DB lumiku-ops diagnose",
             "Check that the server is running and that DATABASE_URL points at it.",
         )
     if verdict == API_UNREACHABLE:

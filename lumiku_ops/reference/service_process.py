@@ -59,7 +59,13 @@ def start_service_process(
         LumikuOpsError: it exited or did not answer in time (with its log's tail).
     """
     port = port or free_port(host)
-    env = {**os.environ, "LUMIKU_JWT_SECRET": jwt_secret, **(extra_env or {})}
+    # Secrets go through the environment: a command line is visible in ps to every user.
+    env = {
+        **os.environ,
+        "LUMIKU_JWT_SECRET": jwt_secret,
+        "DATABASE_URL": database_url,
+        **(extra_env or {}),
+    }
     log_file.parent.mkdir(parents=True, exist_ok=True)
     # What serve says before its JSON log exists (a refused secret, say) lands here.
     stderr_file = log_file.with_name(log_file.name + ".stderr")
@@ -68,8 +74,6 @@ def start_service_process(
         "-m",
         "lumiku_ops",
         "serve",
-        "--database-url",
-        database_url,
         "--host",
         host,
         "--port",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from pathlib import Path
 
 import jwt
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import JWT_SECRET
 from tests.utils.cli import lumiku as run_cli
 from tests.utils.db import upgrade
+from tests.utils.service import start_service
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
@@ -106,3 +109,23 @@ def test_token_on_a_dead_database_hides_the_password() -> None:
     )
     assert_clean_error(result, "127.0.0.1")
     assert "s3cr3t-pw" not in result.stderr + result.stdout
+
+
+@pytest.mark.db
+@pytest.mark.http
+def test_the_started_service_keeps_its_database_password_out_of_ps(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    # A command line is readable by every user (ps, /proc/PID/cmdline) for the whole life
+    # of the process; the password travels in the environment instead.
+    password = "Ps-Visible-Pw-5519"
+    url = make_url(fresh_db).set(password=password).render_as_string(hide_password=False)
+    upgrade(fresh_db, "head")
+    service = start_service(url, jwt_secret=JWT_SECRET, log_file=tmp_path / "s.log", worker=False)
+    try:
+        assert service.get("/health").status_code == 200
+        cmdline = Path(f"/proc/{service.process.pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        assert b"serve" in cmdline
+        assert password.encode() not in cmdline
+    finally:
+        service.stop()
