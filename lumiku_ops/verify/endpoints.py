@@ -104,6 +104,23 @@ class Verification:
         """True when every check passed."""
         return not self.failed
 
+    def outcomes(self) -> list[dict[str, Any]]:
+        """Per check, what it asked and what it got: the part worth recording and comparing
+        (no latency, header or retry count, which legitimately change from run to run)."""
+        return [
+            {
+                "name": result.check.name,
+                "method": result.check.method,
+                "path": result.check.path,
+                "expected_status": result.check.status,
+                "status": result.exchange.status,
+                "passed": result.passed,
+                "category": result.category,
+                "failures": list(result.failures),
+            }
+            for result in self.checks
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """The verification as JSON-ready data, free of secrets."""
         return {
