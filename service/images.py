@@ -59,7 +59,9 @@ def decode_image(data: bytes) -> DecodedImage:
                     400, f"Image is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels"
                 )
             opened.load()
-            image = ImageOps.exif_transpose(opened)
+            # In place: a 40 MP upload is 120 MB decoded, and a copy would double it.
+            ImageOps.exif_transpose(opened, in_place=True)
+            image = opened
     except ApiError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -75,14 +77,19 @@ def decode_image(data: bytes) -> DecodedImage:
 def encode_png(image: Image.Image) -> bytes:
     """``image`` as an RGBA PNG."""
     buffer = io.BytesIO()
-    image.convert("RGBA").save(buffer, "PNG", compress_level=6)
+    # convert() copies even when the mode already matches: avoid a full-size copy.
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    rgba.save(buffer, "PNG", compress_level=6)
     return buffer.getvalue()
 
 
 def make_thumbnail(image: Image.Image) -> bytes:
     """A WebP that fits inside 300x300, aspect ratio kept, transparency kept."""
-    thumb = image.convert("RGBA")
-    thumb.thumbnail(THUMBNAIL_BOX)
+    thumb = image
+    if image.width > THUMBNAIL_BOX[0] or image.height > THUMBNAIL_BOX[1]:
+        # contain() resizes into a new small image; thumbnail() would need a full-size copy.
+        thumb = ImageOps.contain(image, THUMBNAIL_BOX, Image.Resampling.LANCZOS)
+    thumb = thumb if thumb.mode == "RGBA" else thumb.convert("RGBA")
     buffer = io.BytesIO()
     thumb.save(buffer, "WEBP", quality=80)
     return buffer.getvalue()
