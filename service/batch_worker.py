@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.batches import FINAL_BATCH_STATUSES, FINAL_JOB_STATUSES
 from service.credits import refund_credits
-from service.images import decode_image, encode_png, make_thumbnail
+from service.images import decode_image, encode_png, image_pixels, make_thumbnail
 from service.models import (
     BackgroundRemovalBatch,
     BackgroundRemovalJob,
@@ -79,12 +79,15 @@ def _start(runtime: WorkerRuntime, job_id: str) -> BackgroundRemovalJob | None:
 
 def _remove(runtime: WorkerRuntime, job: BackgroundRemovalJob) -> _Outcome:
     try:
-        upload = decode_image(runtime.store.read(job.originalUrl))
-        cutout = runtime.engine.remove(upload.image, job.tier)
-        png = encode_png(cutout.image)
-        processed, thumbnail = save_outputs(
-            runtime.store, job.userId, job.id, png, make_thumbnail(cutout.image)
-        )
+        data = runtime.store.read(job.originalUrl)
+        # The same per-process bound as POST /remove, but a queued item waits its turn.
+        with runtime.engine.heavy_slot(job.tier, image_pixels(data), wait_s=None):
+            upload = decode_image(data)
+            cutout = runtime.engine.remove(upload.image, job.tier)
+            png = encode_png(cutout.image)
+            processed, thumbnail = save_outputs(
+                runtime.store, job.userId, job.id, png, make_thumbnail(cutout.image)
+            )
     except Exception as exc:  # noqa: BLE001 - any failure of the image work fails the item
         log.warning("batch item failed", extra={"job_id": job.id, "error": repr(exc)})
         return _Outcome(error=str(getattr(exc, "message", exc))[:500] or type(exc).__name__)

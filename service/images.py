@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -34,6 +35,28 @@ class DecodedImage:
     def size(self) -> int:
         """Size of the upload in bytes."""
         return len(self.data)
+
+
+def _file(source: bytes | IO[bytes]) -> IO[bytes]:
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    source.seek(0)
+    return source
+
+
+def image_pixels(source: bytes | IO[bytes]) -> int:
+    """Width x height from the header alone, or 0 when there is no readable header.
+
+    Cheap enough to decide, before decoding, how heavy a removal will be.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(_file(source)) as opened:
+                width, height = opened.size
+    except Exception:  # noqa: BLE001 - decode_image gives the real 400 for a bad upload
+        return 0
+    return int(width * height)
 
 
 def decode_image(data: bytes) -> DecodedImage:

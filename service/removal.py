@@ -6,10 +6,11 @@ mask post-processing (morphological opening and smoothing); ``professional`` and
 file is installed. A tier none of whose models is installed is refused with a 503 that
 names the install command, rather than pretending.
 
-Memory is bounded: the mask is computed, refined and matted at a working size of at most
-``WORKING_MAX_PIXELS`` and scaled back to the full size, so the output keeps every pixel
-of the upload while alpha matting (pymatting's closed-form solver, about 0.45 GiB per
-megapixel) never sees more than a megapixel.
+Memory is bounded in two ways. The mask is computed, refined and matted at a working size
+of at most ``WORKING_MAX_PIXELS`` and scaled back to the full size, so the output keeps
+every pixel of the upload while alpha matting (pymatting's closed-form solver, about
+0.45 GiB per megapixel) never sees more than a megapixel. And a process runs at most
+``heavy_slots`` heavy removals (a matting tier, or a large image) at once.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+from service.settings import heavy_slots_from_env
 
 if TYPE_CHECKING:
     from rembg.sessions.base import BaseSession
@@ -32,6 +37,8 @@ PROVIDER = "rembg"
 # The models predict a 320x320 mask, so matting beyond about a megapixel adds little edge
 # detail while its memory grows with every pixel: 1 MP keeps one matting near 0.5 GiB.
 WORKING_MAX_PIXELS = 1_000_000
+# Above this, even a tier without matting holds several full-size copies of the image.
+HEAVY_PIXELS = 4_000_000
 # rembg's defaults for alpha matting (rembg.bg.remove).
 MATTING_FOREGROUND = 240
 MATTING_BACKGROUND = 10
@@ -83,6 +90,17 @@ def model_file(name: str, home: Path) -> Path | None:
     return None
 
 
+class RemovalBusyError(Exception):
+    """Every heavy-removal slot stayed taken for the whole wait; the caller should retry."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(
+            "The server is busy with other large or high-quality removals; "
+            "nothing was charged, retry shortly"
+        )
+        self.retry_after_s = max(1, math.ceil(wait_s))
+
+
 def working_size(size: tuple[int, int], max_pixels: int = WORKING_MAX_PIXELS) -> tuple[int, int]:
     """``size`` scaled down, aspect ratio kept, to at most ``max_pixels`` pixels."""
     width, height = size
@@ -104,10 +122,37 @@ class Cutout:
 class RemovalEngine:
     """rembg sessions for one model folder, created once per model and then reused."""
 
-    def __init__(self, model_home: Path) -> None:
+    def __init__(self, model_home: Path, *, heavy_slots: int | None = None) -> None:
         self.model_home = model_home
         self._sessions: dict[str, BaseSession] = {}
         self._lock = threading.Lock()
+        self.heavy_slots = heavy_slots if heavy_slots is not None else heavy_slots_from_env()
+        self._heavy = threading.BoundedSemaphore(self.heavy_slots)
+
+    @staticmethod
+    def is_heavy(tier: str, pixels: int) -> bool:
+        """Whether a removal needs a heavy slot: its tier mats, or its image is large."""
+        return TIER_SPECS[tier].alpha_matting or pixels > HEAVY_PIXELS
+
+    @contextmanager
+    def heavy_slot(self, tier: str, pixels: int, *, wait_s: float | None) -> Iterator[None]:
+        """Hold one of the process's heavy-removal slots while a heavy removal runs.
+
+        Light removals pass straight through. ``wait_s=None`` waits as long as it takes
+        (a batch worker); otherwise give up after ``wait_s`` seconds.
+
+        Raises:
+            RemovalBusyError: no slot was free within ``wait_s``.
+        """
+        if not self.is_heavy(tier, pixels):
+            yield
+            return
+        if not self._heavy.acquire(timeout=wait_s):
+            raise RemovalBusyError(wait_s or 0.0)
+        try:
+            yield
+        finally:
+            self._heavy.release()
 
     def model_for(self, tier: str) -> str:
         """The best installed model for ``tier``.

@@ -13,9 +13,10 @@ from starlette.datastructures import UploadFile
 from service.auth import Caller, DbSession
 from service.errors import ApiError
 from service.idempotency import fingerprint, run_once
-from service.images import decode_image
+from service.images import decode_image, image_pixels
 from service.models import BackgroundRemovalJob
-from service.routes.uploads import read_form, read_upload, require_model, tier_from
+from service.removal import RemovalBusyError
+from service.routes.uploads import busy, read_form, read_upload, require_model, tier_from
 from service.schemas import JobResponse, RemoveResponse, error_responses
 from service.serializers import row_to_dict
 from service.single_removal import remove_single
@@ -64,13 +65,19 @@ REMOVE_FORM = {
                 402: "Insufficient credits",
                 409: "A request with this Idempotency-Key is still being processed",
                 422: "The Idempotency-Key was already used for a different request",
-                503: "The tier's model is not installed",
+                503: "The tier's model is not installed, or the server is busy with other "
+                "heavy removals (see Retry-After)",
             }
         ),
     },
 )
 async def remove_background(request: Request, user: Caller) -> JSONResponse:
-    """Remove one image's background now; validated first, charged once, refunded on failure."""
+    """Remove one image's background now; validated first, charged once, refunded on failure.
+
+    A heavy removal (a matting tier, or a large image) waits briefly for one of the
+    process's heavy slots, then answers 503 with ``Retry-After``; nothing is charged or
+    stored then.
+    """
     form = await read_form(request)
     image = form.get("image")
     if not isinstance(image, UploadFile):
@@ -80,16 +87,23 @@ async def remove_background(request: Request, user: Caller) -> JSONResponse:
     state = request.app.state
 
     def work() -> dict[str, Any]:
-        upload = decode_image(data)
-        require_model(state.removal, tier)
-        job = remove_single(
-            state.session_factory,
-            state.media,
-            state.removal,
-            user_id=user.id,
-            tier=tier,
-            upload=upload,
-        )
+        try:
+            slot = state.removal.heavy_slot(
+                tier, image_pixels(data), wait_s=state.settings.heavy_removal_wait_s
+            )
+            with slot:
+                upload = decode_image(data)
+                require_model(state.removal, tier)
+                job = remove_single(
+                    state.session_factory,
+                    state.media,
+                    state.removal,
+                    user_id=user.id,
+                    tier=tier,
+                    upload=upload,
+                )
+        except RemovalBusyError as exc:
+            raise busy(exc) from None
         return {"message": "Background removed successfully", "job": job}
 
     status, body = await run_in_threadpool(

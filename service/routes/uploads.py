@@ -8,7 +8,7 @@ from starlette.datastructures import FormData, UploadFile
 from service.errors import ApiError
 from service.images import MAX_UPLOAD_BYTES, TOO_LARGE
 from service.pricing import MAX_BATCH_IMAGES, TIERS
-from service.removal import ModelNotInstalledError, RemovalEngine
+from service.removal import ModelNotInstalledError, RemovalBusyError, RemovalEngine
 
 
 async def read_form(request: Request) -> FormData:
@@ -41,3 +41,8 @@ def require_model(engine: RemovalEngine, tier: str) -> None:
         engine.model_for(tier)
     except ModelNotInstalledError as exc:
         raise ApiError(503, str(exc)) from None
+
+
+def busy(exc: RemovalBusyError) -> ApiError:
+    """The 503 for a removal that found no free heavy slot, with ``Retry-After``."""
+    return ApiError(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)})

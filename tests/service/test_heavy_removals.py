@@ -20,11 +20,12 @@ from sqlalchemy import select
 
 from service.models import BackgroundRemovalJob
 from tests.conftest import JWT_SECRET
-from tests.service.test_removal import balance
+from tests.service.test_removal import balance, remove
 from tests.utils.db import connect
 from tests.utils.factories import user_with_token
-from tests.utils.images import photo_jpeg
+from tests.utils.images import photo_jpeg, subject_png
 from tests.utils.service import RunningService
+from tests.utils.worker import wait_for
 
 pytestmark = [pytest.mark.db, pytest.mark.http, pytest.mark.slow]
 
@@ -94,3 +95,53 @@ def test_a_professional_removal_at_the_40_megapixel_limit_keeps_full_resolution(
     red, green, blue, _ = cutout.getpixel((width // 2, height // 2))  # type: ignore[misc]
     assert red > 150 and green < 80 and blue < 80
     assert balance(service, token) == 85
+
+
+def test_heavy_removals_beyond_the_limit_wait_their_turn(
+    fresh_db: str, start_remover: Callable[..., RunningService]
+) -> None:
+    service = start_remover(
+        fresh_db, worker=False, LUMIKU_HEAVY_REMOVALS="1", LUMIKU_HEAVY_REMOVAL_WAIT="300"
+    )
+    account, token = user_with_token(fresh_db, JWT_SECRET, email="turns@lumiku.local", credits=100)
+    image = photo_jpeg(2400, 1800)
+    started = [post_in_background(service, token, image, "professional") for _ in range(2)]
+    for thread, _ in started:
+        thread.join(timeout=300)
+    assert [answers[0].status_code for _, answers in started] == [200, 200]
+    first, second = jobs_of(fresh_db, account.user_id)
+    assert first.status == second.status == "completed"
+    # One slot: the second removal is charged and started only once the first has ended.
+    assert second.createdAt >= first.completedAt
+    assert balance(service, token) == 70
+
+
+def test_a_heavy_removal_finding_no_slot_is_a_503_that_charges_and_stores_nothing(
+    fresh_db: str, start_remover: Callable[..., RunningService], tmp_path: Path
+) -> None:
+    service = start_remover(
+        fresh_db, worker=False, LUMIKU_HEAVY_REMOVALS="1", LUMIKU_HEAVY_REMOVAL_WAIT="0.5"
+    )
+    account, token = user_with_token(fresh_db, JWT_SECRET, email="busy@lumiku.local", credits=100)
+    media = tmp_path / "media"
+    thread, answers = post_in_background(service, token, photo_jpeg(2400, 1800), "professional")
+    # The first removal holds the only slot once its job exists (it is charged in the slot).
+    wait_for(lambda: len(jobs_of(fresh_db, account.user_id)) == 1, timeout=120, step=0.02)
+    (first,) = jobs_of(fresh_db, account.user_id)
+
+    refused = remove(service, token, subject_png(), "industry")
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == "1"
+    assert set(refused.json()) == {"error"} and "busy" in refused.json()["error"]
+    assert balance(service, token) == 85  # only the first removal is charged
+    # Every stored file is the first job's (its original, then its outputs; a temporary
+    # file is one of its outputs being written).
+    others = [path.name for path in media_files(media) if first.id not in path.name]
+    assert [name for name in others if not name.startswith(".tmp-")] == []
+
+    thread.join(timeout=300)
+    assert answers[0].status_code == 200, answers[0].text
+    again = remove(service, token, subject_png(), "industry")
+    assert again.status_code == 200, again.text
+    assert balance(service, token) == 60
+    assert len(jobs_of(fresh_db, account.user_id)) == 2
