@@ -69,6 +69,7 @@ BATCH_FORM = {
                 402: "Insufficient credits",
                 409: "A request with this Idempotency-Key is still being processed",
                 422: "The Idempotency-Key was already used for a different request",
+                413: "The request body is over the 256 MiB batch limit",
                 503: "The tier's model is not installed",
             }
         ),

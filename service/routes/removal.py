@@ -65,6 +65,7 @@ REMOVE_FORM = {
                 402: "Insufficient credits",
                 409: "A request with this Idempotency-Key is still being processed",
                 422: "The Idempotency-Key was already used for a different request",
+                413: "The request body is over the 10 MiB upload limit",
                 503: "The tier's model is not installed, or the server is busy with other "
                 "heavy removals (see Retry-After)",
             }

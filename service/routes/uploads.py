@@ -15,6 +15,8 @@ async def read_form(request: Request) -> FormData:
     """The multipart body; 400 when it cannot be parsed (the original answered 500)."""
     try:
         return await request.form(max_files=MAX_BATCH_IMAGES + 1)
+    except ApiError:
+        raise  # the body limit's 413, raised while the body streams in
     except Exception:  # noqa: BLE001 - any parser failure is the client's malformed body
         raise ApiError(400, "Invalid form data: expected multipart/form-data") from None
 
