@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from typing import IO
@@ -24,17 +25,12 @@ TOO_LARGE = "Image size exceeds 10MB limit"
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """A validated upload: its bytes, format, extension and the decoded picture."""
+    """A validated upload: its size in bytes, format, extension and the decoded picture."""
 
-    data: bytes
+    size: int
     format: str
     extension: str
     image: Image.Image
-
-    @property
-    def size(self) -> int:
-        """Size of the upload in bytes."""
-        return len(self.data)
 
 
 def _file(source: bytes | IO[bytes]) -> IO[bytes]:
@@ -42,6 +38,13 @@ def _file(source: bytes | IO[bytes]) -> IO[bytes]:
         return io.BytesIO(source)
     source.seek(0)
     return source
+
+
+def byte_size(source: bytes | IO[bytes]) -> int:
+    """The size of an upload held in memory or in a (spooled) file."""
+    if isinstance(source, bytes):
+        return len(source)
+    return source.seek(0, os.SEEK_END)
 
 
 def image_pixels(source: bytes | IO[bytes]) -> int:
@@ -59,20 +62,24 @@ def image_pixels(source: bytes | IO[bytes]) -> int:
     return int(width * height)
 
 
-def decode_image(data: bytes) -> DecodedImage:
+def decode_image(source: bytes | IO[bytes]) -> DecodedImage:
     """Validate and decode an upload (PNG, JPEG or WEBP, at most 10 MiB and 40 MP).
+
+    ``source`` is the upload's bytes, or a seekable file holding them (read from the
+    start), so that uploads spooled to disk are never held whole in memory.
 
     Raises:
         ApiError: 400 with a reason for anything that is not a complete, allowed image.
     """
-    if len(data) > MAX_UPLOAD_BYTES:
+    size = byte_size(source)
+    if size > MAX_UPLOAD_BYTES:
         raise ApiError(400, TOO_LARGE)
-    if not data:
+    if not size:
         raise ApiError(400, "Image file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened = Image.open(io.BytesIO(data))
+            opened = Image.open(_file(source))
             if opened.format not in FORMATS:
                 raise ApiError(400, INVALID_FORMAT)
             width, height = opened.size
@@ -94,7 +101,7 @@ def decode_image(data: bytes) -> DecodedImage:
     except (OSError, SyntaxError, ValueError):
         raise ApiError(400, "Image file is corrupt or truncated") from None
     format_ = str(opened.format)
-    return DecodedImage(data=data, format=format_, extension=FORMATS[format_], image=image)
+    return DecodedImage(size=size, format=format_, extension=FORMATS[format_], image=image)
 
 
 def encode_png(image: Image.Image) -> bytes:

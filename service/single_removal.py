@@ -2,13 +2,14 @@
 
 The original charged before validating the upload and kept the credits when the upload
 was rejected; here nothing is charged until the image has been decoded and the tier's
-model is known to be installed.
+model is known to be installed. Nothing is stored until the charge succeeds, and a
+removal that fails (and is refunded) leaves no file behind.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,14 @@ from service.subscriptions import QuotaReservation, release_quota, reserve_quota
 
 log = logging.getLogger("service")
 JOB_REFERENCE = "background_removal_job"
+
+
+def output_urls(store: MediaStore, user_id: str, job_id: str) -> tuple[str, str]:
+    """The URLs of a job's cut-out and thumbnail (written by :func:`save_outputs`)."""
+    return (
+        store.url("outputs", f"{user_id}_{job_id}.png"),
+        store.url("thumbnails", f"{user_id}_{job_id}_thumb.webp"),
+    )
 
 
 def save_outputs(
@@ -42,8 +51,12 @@ def remove_single(
     user_id: str,
     tier: str,
     upload: DecodedImage,
+    source: bytes | IO[bytes],
 ) -> dict[str, Any]:
-    """Charge (quota or credits), remove the background, and return the job's JSON.
+    """Charge (quota or credits), store ``source``, remove the background, return the job.
+
+    ``source`` is the upload as received (bytes or a spooled file), stored as the job's
+    original once the charge has committed.
 
     Raises:
         ModelNotInstalledError: before any charge, when the tier cannot run here.
@@ -51,9 +64,8 @@ def remove_single(
     """
     engine.model_for(tier)
     job_id = new_id()
-    original_url = store.write(
-        "uploads", f"{user_id}_{job_id}_original.{upload.extension}", upload.data
-    )
+    original_name = f"{user_id}_{job_id}_original.{upload.extension}"
+    original_url = store.url("uploads", original_name)
     with factory() as session, session.begin():
         reservation = reserve_quota(session, user_id, tier, 1)
         price = 0 if reservation else tier_price(tier)
@@ -79,6 +91,7 @@ def remove_single(
             )
         )
     try:
+        store.write("uploads", original_name, source)
         cutout = engine.remove(upload.image, tier)
         png = encode_png(cutout.image)
         processed_url, thumbnail_url = save_outputs(
@@ -86,6 +99,8 @@ def remove_single(
         )
     except Exception as exc:
         _fail(factory, job_id, user_id, tier, price, reservation, exc)
+        # Refunded, so nothing of it is kept: the original and any output already written.
+        store.delete(original_url, *output_urls(store, user_id, job_id))
         raise
     with factory() as session, session.begin():
         job = session.get_one(BackgroundRemovalJob, job_id, with_for_update=True)

@@ -16,7 +16,7 @@ from service.idempotency import fingerprint, run_once
 from service.images import decode_image, image_pixels
 from service.models import BackgroundRemovalJob
 from service.removal import RemovalBusyError
-from service.routes.uploads import busy, read_form, read_upload, require_model, tier_from
+from service.routes.uploads import busy, require_model, stage_upload, tier_from, uploaded_form
 from service.schemas import JobResponse, RemoveResponse, error_responses
 from service.serializers import row_to_dict
 from service.single_removal import remove_single
@@ -79,43 +79,44 @@ async def remove_background(request: Request, user: Caller) -> JSONResponse:
     process's heavy slots, then answers 503 with ``Retry-After``; nothing is charged or
     stored then.
     """
-    form = await read_form(request)
-    image = form.get("image")
-    if not isinstance(image, UploadFile):
-        raise ApiError(400, "No image file provided")
-    tier = tier_from(form)
-    data = await read_upload(image)
-    state = request.app.state
+    async with uploaded_form(request) as form:
+        image = form.get("image")
+        if not isinstance(image, UploadFile):
+            raise ApiError(400, "No image file provided")
+        tier = tier_from(form)
+        staged = await run_in_threadpool(stage_upload, image, image.filename or "image")
+        state = request.app.state
 
-    def work() -> dict[str, Any]:
-        try:
-            slot = state.removal.heavy_slot(
-                tier, image_pixels(data), wait_s=state.settings.heavy_removal_wait_s
-            )
-            with slot:
-                upload = decode_image(data)
-                require_model(state.removal, tier)
-                job = remove_single(
-                    state.session_factory,
-                    state.media,
-                    state.removal,
-                    user_id=user.id,
-                    tier=tier,
-                    upload=upload,
+        def work() -> dict[str, Any]:
+            try:
+                slot = state.removal.heavy_slot(
+                    tier, image_pixels(staged.file), wait_s=state.settings.heavy_removal_wait_s
                 )
-        except RemovalBusyError as exc:
-            raise busy(exc) from None
-        return {"message": "Background removed successfully", "job": job}
+                with slot:
+                    upload = decode_image(staged.file)
+                    require_model(state.removal, tier)
+                    job = remove_single(
+                        state.session_factory,
+                        state.media,
+                        state.removal,
+                        user_id=user.id,
+                        tier=tier,
+                        upload=upload,
+                        source=staged.file,
+                    )
+            except RemovalBusyError as exc:
+                raise busy(exc) from None
+            return {"message": "Background removed successfully", "job": job}
 
-    status, body = await run_in_threadpool(
-        run_once,
-        state.session_factory,
-        key=request.headers.get("Idempotency-Key"),
-        user_id=user.id,
-        endpoint="POST /remove",
-        request_hash=fingerprint(tier, data),
-        work=work,
-    )
+        status, body = await run_in_threadpool(
+            run_once,
+            state.session_factory,
+            key=request.headers.get("Idempotency-Key"),
+            user_id=user.id,
+            endpoint="POST /remove",
+            request_hash=fingerprint(tier, staged.sha256),
+            work=work,
+        )
     return JSONResponse(body, status_code=status)
 
 

@@ -1,4 +1,4 @@
-"""Request bodies are bounded before they are read.
+"""Request bodies are bounded before they are read, and refused uploads leave no file.
 
 Sizes are asserted through status codes, bodies and the files under the media root, never
 through timings or memory figures (those are the benchmark's).
@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import JWT_SECRET
-from tests.service.test_removal import balance
+from tests.service.test_removal import balance, remove
 from tests.utils.factories import user_with_token
+from tests.utils.images import subject_png
 from tests.utils.service import RunningService
 
 pytestmark = [pytest.mark.db, pytest.mark.http]
@@ -134,3 +135,42 @@ def test_json_bodies_are_capped(fresh_db: str, started: tuple[RunningService, Pa
         "error": f"Request body too large: the limit for {PREFIX}/subscription is 64 KiB"
     }
     assert service.get(f"{PREFIX}/subscription", token).json() == {"subscription": None}
+
+
+def test_refused_removals_and_batches_leave_no_file(
+    fresh_db: str, started: tuple[RunningService, Path]
+) -> None:
+    service, media = started
+    _, token = user_with_token(fresh_db, JWT_SECRET, email="broke@lumiku.local", credits=2)
+    for _ in range(3):
+        refused = remove(service, token, subject_png())
+        assert refused.status_code == 402, refused.text
+        assert refused.json() == {"error": "Insufficient credits. Required: 3, Available: 2"}
+    files = [(f"images[{i}]", (f"shot {i}.png", subject_png(128), "image/png")) for i in range(3)]
+    batch = service.post(f"{PREFIX}/batch", token, files=files, data={"tier": "basic"})
+    assert batch.status_code == 402, batch.text
+    assert batch.json() == {"error": "Insufficient credits. Required: 9, Available: 2"}
+    bad = [*files, ("images[3]", ("bad.png", b"not an image", "image/png"))]
+    invalid = service.post(f"{PREFIX}/batch", token, files=bad, data={"tier": "basic"})
+    assert invalid.status_code == 400, invalid.text
+    assert invalid.json()["error"].startswith("Image 3 (bad.png): ")
+    assert media_files(media) == []
+    assert balance(service, token) == 2
+
+
+def test_a_removal_that_fails_after_the_charge_is_refunded_and_leaves_no_file(
+    fresh_db: str, start_remover: Callable[..., RunningService], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-models"
+    (broken / "models" / "u2netp").mkdir(parents=True)
+    # Present, so the tier is offered; unreadable, so the removal itself fails.
+    (broken / "models" / "u2netp" / "u2netp.onnx").write_bytes(b"not a model")
+    service = start_remover(fresh_db, worker=False, U2NET_HOME=str(broken))
+    _, token = user_with_token(fresh_db, JWT_SECRET, email="fail@lumiku.local", credits=10)
+    failed = remove(service, token, subject_png())
+    assert failed.status_code == 500, failed.text
+    assert set(failed.json()) == {"error", "requestId"}
+    (job,) = service.get(f"{PREFIX}/jobs", token).json()["jobs"]
+    assert job["status"] == "failed"
+    assert balance(service, token) == 10
+    assert media_files(tmp_path / "media") == []
