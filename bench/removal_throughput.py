@@ -366,13 +366,16 @@ def main() -> int:
 def headline(ratio: float | None, rows: list[dict[str, object]]) -> str:
     """The one closing line: batch through the worker over rembg alone, and the matting peak."""
     parts = [] if ratio is None else [f"c/a = {ratio:.2f} (target >= 0.90)"]
-    measured = [row for row in rows if row["tier"] == "professional" and "peak_kib" in row]
+    measured = [row for row in rows if row["tier"] == "professional"]
     if measured:
         largest = max(measured, key=lambda row: float(str(row["megapixels"])))
-        peak = int(str(largest["peak_kib"])) / 2**20
+        size = f"{float(str(largest['megapixels'])):.0f} MP"
+        if "peak_kib" in largest:
+            peak = f"{int(str(largest['peak_kib'])) / 2**20:.2f} GiB"
+        else:
+            peak = str(largest["error"])
         parts.append(
-            f"professional peak at {float(str(largest['megapixels'])):.0f} MP = {peak:.2f} GiB"
-            f" (target < {PEAK_TARGET_GIB} GiB at 40 MP)"
+            f"professional peak at {size} = {peak} (target < {PEAK_TARGET_GIB} GiB at 40 MP)"
         )
     return "headline: " + "; ".join(parts or ["nothing measured"])
 
