@@ -211,7 +211,9 @@ class RemovalEngine:
                     small, mask, MATTING_FOREGROUND, MATTING_BACKGROUND, MATTING_ERODE
                 )
             except ValueError:
-                # rembg's own fallback: pymatting finds no unknown region to solve.
+                # pymatting found nothing to solve. rembg then estimates the foreground's
+                # colours over the whole image, which would undo the memory bound: the
+                # mask is used as it is, as for the tiers without matting.
                 matted = None
         if not scaled:
             result = matted if matted is not None else naive_cutout(rgb, mask)
