@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import sessionmaker
 
+from service.body_limit import BodyLimitMiddleware
 from service.db import make_engine
 from service.errors import install_error_handlers, unexpected_error_response
 from service.queue import make_queue_app
@@ -98,6 +99,8 @@ def create_app(
     app.state.removal = removal_engine or RemovalEngine(settings.model_home)
     app.state.queue = make_queue_app(settings.database_url)
     install_error_handlers(app)
+    # Added before request_context, so it runs inside it: a 413 is logged with its id too.
+    app.add_middleware(BodyLimitMiddleware)
 
     @app.middleware("http")
     async def request_context(

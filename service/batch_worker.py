@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.batches import FINAL_BATCH_STATUSES, FINAL_JOB_STATUSES
 from service.credits import refund_credits
 from service.errors import ApiError
-from service.images import decode_image, encode_png, make_thumbnail
+from service.images import decode_image, encode_png, image_pixels, make_thumbnail
 from service.models import (
     BackgroundRemovalBatch,
     BackgroundRemovalJob,
@@ -81,12 +81,15 @@ def _start(runtime: WorkerRuntime, job_id: str) -> BackgroundRemovalJob | None:
 
 def _remove(runtime: WorkerRuntime, job: BackgroundRemovalJob) -> _Outcome:
     try:
-        upload = decode_image(runtime.store.read(job.originalUrl))
-        cutout = runtime.engine.remove(upload.image, job.tier)
-        png = encode_png(cutout.image)
-        processed, thumbnail = save_outputs(
-            runtime.store, job.userId, job.id, png, make_thumbnail(cutout.image)
-        )
+        data = runtime.store.read(job.originalUrl)
+        # The same per-process bound as POST /remove, but a queued item waits its turn.
+        with runtime.engine.heavy_slot(job.tier, image_pixels(data), wait_s=None):
+            upload = decode_image(data)
+            cutout = runtime.engine.remove(upload.image, job.tier)
+            png = encode_png(cutout.image)
+            processed, thumbnail = save_outputs(
+                runtime.store, job.userId, job.id, png, make_thumbnail(cutout.image)
+            )
     except ApiError as exc:  # a stored file that no longer decodes: safe to show
         log.warning("batch item failed", extra={"job_id": job.id, "error": exc.message})
         return _Outcome(error=exc.message[:500])

@@ -2,6 +2,8 @@
 
 Charging, the batch row, its items and their queue jobs commit in one transaction.
 The original charged the whole batch and then relied on a worker no deployment started.
+The files are stored before that transaction (a worker may start on an item as soon as
+it commits) and removed again when it does not commit: a refused batch leaves nothing.
 """
 
 from __future__ import annotations
@@ -9,14 +11,13 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from typing import Any
+from typing import IO, Any
 
 from procrastinate import App
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.credits import deduct_credits
 from service.idempotency import Recorder
-from service.images import DecodedImage
 from service.models import BackgroundRemovalBatch, BackgroundRemovalJob, new_id
 from service.pricing import calculate_batch_pricing
 from service.queue import defer_items
@@ -41,23 +42,55 @@ def create_batch(
     *,
     user_id: str,
     tier: str,
-    uploads: list[tuple[str, DecodedImage]],
+    uploads: list[tuple[str, IO[bytes] | bytes, int]],
     record: Recorder,
 ) -> dict[str, Any]:
     """Store the files, charge (quota or credits), record and queue; return the response.
 
-    ``record`` stores the response for an idempotency key in the same commit as the
-    charge, so a crash can never leave a charged batch whose key would run it again.
+    ``uploads`` are validated images: (file name, content, size in bytes). ``record``
+    stores the response for an idempotency key in the same commit as the charge, so a
+    crash can never leave a charged batch whose key would run it again.
 
     Raises:
-        ApiError: 402 when credits are insufficient (nothing is recorded then).
+        ApiError: 402 when credits are insufficient (nothing is recorded or kept then).
     """
     batch_pk, public_id = new_id(), nanoid()
     stamp = int(time.time() * 1000)
-    urls = [
-        store.write("uploads", f"{user_id}_{stamp}_{index}_{sanitize_name(name)}", upload.data)
-        for index, (name, upload) in enumerate(uploads)
-    ]
+    urls: list[str] = []
+    try:
+        for index, (name, content, _) in enumerate(uploads):
+            urls.append(
+                store.write("uploads", f"{user_id}_{stamp}_{index}_{sanitize_name(name)}", content)
+            )
+        response = _charge_and_queue(
+            factory,
+            queue,
+            batch_pk,
+            public_id,
+            user_id=user_id,
+            tier=tier,
+            uploads=uploads,
+            urls=urls,
+            record=record,
+        )
+    except BaseException:
+        store.delete(*urls)
+        raise
+    return response
+
+
+def _charge_and_queue(
+    factory: sessionmaker[Session],
+    queue: App,
+    batch_pk: str,
+    public_id: str,
+    *,
+    user_id: str,
+    tier: str,
+    uploads: list[tuple[str, IO[bytes] | bytes, int]],
+    urls: list[str],
+    record: Recorder,
+) -> dict[str, Any]:
     pricing = calculate_batch_pricing(len(uploads), tier)
     with factory() as session, session.begin():
         reservation = reserve_quota(session, user_id, tier, len(uploads))
@@ -93,12 +126,12 @@ def create_batch(
                 itemIndex=index,
                 status="pending",
                 originalUrl=url,
-                originalSize=upload.size,
+                originalSize=size,
                 tier=tier,
                 creditsUsed=0 if reservation else pricing.creditPerImage,
                 pricingType="subscription" if reservation else "credit",
             )
-            for index, (url, (_, upload)) in enumerate(zip(urls, uploads, strict=True))
+            for index, (url, (_, _, size)) in enumerate(zip(urls, uploads, strict=True))
         ]
         session.add_all(jobs)
         session.flush()

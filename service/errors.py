@@ -16,10 +16,13 @@ log = logging.getLogger("service")
 class ApiError(Exception):
     """An expected failure with a status and a message safe to show the caller."""
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(
+        self, status_code: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.headers = headers
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -35,7 +38,7 @@ def _request_id(request: Request) -> str:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse({"error": exc.message}, status_code=exc.status_code)
+    return JSONResponse({"error": exc.message}, status_code=exc.status_code, headers=exc.headers)
 
 
 def allowed_methods(request: Request) -> list[str]:

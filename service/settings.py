@@ -39,6 +39,21 @@ def default_recovery_interval() -> float:
     return value
 
 
+def heavy_slots_from_env() -> int:
+    """``LUMIKU_HEAVY_REMOVALS``: heavy removals one process runs at once (default 2).
+
+    Two, for two cores: alpha matting is CPU-bound, so more only adds memory.
+    """
+    raw = os.environ.get("LUMIKU_HEAVY_REMOVALS", "").strip()
+    return max(1, int(raw)) if raw else 2
+
+
+def heavy_removal_wait_from_env() -> float:
+    """``LUMIKU_HEAVY_REMOVAL_WAIT``: seconds a removal waits for a heavy slot (default 10)."""
+    raw = os.environ.get("LUMIKU_HEAVY_REMOVAL_WAIT", "").strip()
+    return max(0.0, float(raw)) if raw else 10.0
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     """What the service needs: a database, a signing secret, migrations, files and models.
@@ -47,6 +62,8 @@ class ServiceSettings:
     rembg's model folder (``U2NET_HOME``). Worker timings apply to batch workers.
     ``recovery_interval_s`` is how often the service looks for removals abandoned by a
     process that died (it also looks once at start-up).
+    ``heavy_removal_wait_s`` is how long ``POST /remove`` waits for one of the process's
+    heavy-removal slots (``RemovalEngine.heavy_slots``) before answering 503.
     """
 
     database_url: str = field(repr=False)
@@ -56,3 +73,4 @@ class ServiceSettings:
     media_root: Path = field(default_factory=default_media_root)
     model_home: Path = field(default_factory=default_model_home)
     recovery_interval_s: float = field(default_factory=default_recovery_interval)
+    heavy_removal_wait_s: float = field(default_factory=heavy_removal_wait_from_env)

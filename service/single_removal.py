@@ -2,7 +2,8 @@
 
 The original charged before validating the upload and kept the credits when the upload
 was rejected; here nothing is charged until the image has been decoded and the tier's
-model is known to be installed.
+model is known to be installed. Nothing is stored until the charge succeeds, and a
+removal that fails (and is refunded) leaves no file behind.
 
 Every job reaches a final state. The request holds a lease on its job (see
 ``service.leases``) from before the charge is committed until the job is final; if the
@@ -14,7 +15,7 @@ idempotency key) fails the job and gives back what it was charged.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import ProgrammingError
@@ -40,6 +41,14 @@ REMOVAL_FAILED = "Background removal failed; nothing was charged"
 REMOVAL_INTERRUPTED = "Background removal was interrupted; nothing was charged"
 
 
+def output_urls(store: MediaStore, user_id: str, job_id: str) -> tuple[str, str]:
+    """The URLs of a job's cut-out and thumbnail (written by :func:`save_outputs`)."""
+    return (
+        store.url("outputs", f"{user_id}_{job_id}.png"),
+        store.url("thumbnails", f"{user_id}_{job_id}_thumb.webp"),
+    )
+
+
 def save_outputs(
     store: MediaStore, user_id: str, job_id: str, cutout_png: bytes, thumbnail: bytes
 ) -> tuple[str, str]:
@@ -57,12 +66,15 @@ def remove_single(
     user_id: str,
     tier: str,
     upload: DecodedImage,
+    source: bytes | IO[bytes],
     record: Recorder,
 ) -> dict[str, Any]:
-    """Charge (quota or credits), remove the background, and return the response body.
+    """Charge (quota or credits), store ``source``, remove the background, return the body.
 
-    Every statement runs on ``held``'s connection, which also holds the job's lease.
-    ``record`` stores the response for an idempotency key in the completing commit.
+    ``source`` is the upload as received (bytes or a spooled file), stored as the job's
+    original once the charge has committed. Every statement runs on ``held``'s
+    connection, which also holds the job's lease. ``record`` stores the response for an
+    idempotency key in the completing commit.
 
     Raises:
         ModelNotInstalledError: before any charge, when the tier cannot run here.
@@ -72,9 +84,8 @@ def remove_single(
     job_id = new_id()
     # Leased before the job exists, so recovery never mistakes it for an abandoned one.
     held.hold(JOB_LEASE, job_id)
-    original_url = store.write(
-        "uploads", f"{user_id}_{job_id}_original.{upload.extension}", upload.data
-    )
+    original_name = f"{user_id}_{job_id}_original.{upload.extension}"
+    original_url = store.url("uploads", original_name)
     with held.sessions() as session, session.begin():
         reservation = reserve_quota(session, user_id, tier, 1)
         price = 0 if reservation else tier_price(tier)
@@ -100,6 +111,7 @@ def remove_single(
             )
         )
     try:
+        store.write("uploads", original_name, source)
         cutout = engine.remove(upload.image, tier)
         png = encode_png(cutout.image)
         processed_url, thumbnail_url = save_outputs(
@@ -112,6 +124,8 @@ def remove_single(
             job = session.get_one(BackgroundRemovalJob, job_id, with_for_update=True)
             settle_failure(session, job, REMOVAL_FAILED, reservation)
         log.warning("removal failed and was refunded", extra={"job_id": job_id})
+        # Refunded, so nothing of it is kept: the original and any output already written.
+        store.delete(original_url, *output_urls(store, user_id, job_id))
         raise
     with held.sessions() as session, session.begin():
         job = session.get_one(BackgroundRemovalJob, job_id, with_for_update=True)

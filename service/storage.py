@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 URL_PREFIX = "/storage/"
 APP_FOLDER = "background-remover"
@@ -47,8 +49,11 @@ class MediaStore:
             return None
         return self.root / APP_FOLDER / parts[1] / parts[2]
 
-    def write(self, folder: str, name: str, data: bytes) -> str:
+    def write(self, folder: str, name: str, data: bytes | IO[bytes]) -> str:
         """Write ``data`` atomically (temp file, then rename) and return its URL.
+
+        ``data`` is bytes, or a file copied from its start in chunks (an upload spooled
+        to disk is never read whole into memory).
 
         Raises:
             ValueError: ``folder``/``name`` is not a media file name.
@@ -62,12 +67,23 @@ class MediaStore:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                if isinstance(data, bytes):
+                    handle.write(data)
+                else:
+                    data.seek(0)
+                    shutil.copyfileobj(data, handle)
             os.replace(temp, path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
         return url
+
+    def delete(self, *urls: str) -> None:
+        """Remove the files behind ``urls``; those already gone are ignored."""
+        for url in urls:
+            path = self.path_for(url)
+            if path is not None:
+                path.unlink(missing_ok=True)
 
     def read(self, url: str) -> bytes:
         """The bytes behind ``url``; FileNotFoundError if it is gone."""

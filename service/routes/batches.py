@@ -15,11 +15,17 @@ from service.auth import Caller, DbSession
 from service.batches import create_batch, progress_percentage
 from service.errors import ApiError
 from service.idempotency import Recorder, fingerprint, run_once
-from service.images import DecodedImage, decode_image
+from service.images import decode_image
 from service.leases import lease
 from service.models import BackgroundRemovalBatch
 from service.pricing import MAX_BATCH_IMAGES, TIERS
-from service.routes.uploads import read_form, read_upload, require_model, tier_from
+from service.routes.uploads import (
+    StagedUpload,
+    require_model,
+    stage_upload,
+    tier_from,
+    uploaded_form,
+)
 from service.schemas import (
     BatchDownloadResponse,
     BatchResponse,
@@ -72,63 +78,78 @@ BATCH_FORM = {
                 402: "Insufficient credits",
                 409: "A request with this Idempotency-Key is still being processed",
                 422: "The Idempotency-Key was already used for a different request",
+                413: "The request body is over the 256 MiB batch limit",
                 503: "The tier's model is not installed",
             }
         ),
     },
 )
 async def start_batch(request: Request, user: Caller) -> JSONResponse:
-    """Validate every image, charge the discounted price once, and queue the items."""
-    form = await read_form(request)
-    tier = tier_from(form)
-    files = [
-        (key, value)
-        for key, value in form.multi_items()
-        if (key.startswith("images[") or key == "images") and isinstance(value, UploadFile)
-    ]
-    if not files:
-        raise ApiError(400, "No files provided")
-    if len(files) > MAX_BATCH_IMAGES:
-        raise ApiError(400, f"Maximum {MAX_BATCH_IMAGES} images per batch")
-    raw = [(upload.filename or key, await read_upload(upload)) for key, upload in files]
-    state = request.app.state
+    """Validate every image, charge the discounted price once, and queue the items.
 
-    def uploads() -> list[tuple[str, DecodedImage]]:
-        decoded: list[tuple[str, DecodedImage]] = []
-        for index, (name, data) in enumerate(raw):
-            try:
-                decoded.append((name, decode_image(data)))
-            except ApiError as exc:
-                raise ApiError(400, f"Image {index} ({name}): {exc.message}") from None
-        return decoded
+    The files stream to temporary files while the body arrives; they are decoded one at
+    a time to validate them (never all in memory) and copied to the media folder only
+    by a batch that is charged.
+    """
+    async with uploaded_form(request) as form:
+        tier = tier_from(form)
+        files = [
+            (key, value)
+            for key, value in form.multi_items()
+            if (key.startswith("images[") or key == "images") and isinstance(value, UploadFile)
+        ]
+        if not files:
+            raise ApiError(400, "No files provided")
+        if len(files) > MAX_BATCH_IMAGES:
+            raise ApiError(400, f"Maximum {MAX_BATCH_IMAGES} images per batch")
+        staged = await run_in_threadpool(_stage_all, files)
+        state = request.app.state
 
-    def run() -> tuple[int, dict[str, Any]]:
-        with lease(state.engine) as held:
+        def run() -> tuple[int, dict[str, Any]]:
+            with lease(state.engine) as held:
 
-            def work(record: Recorder) -> dict[str, Any]:
-                images = uploads()
-                require_model(state.removal, tier)
-                return create_batch(
-                    held.sessions,
-                    state.media,
-                    state.queue,
+                def work(record: Recorder) -> dict[str, Any]:
+                    for index, upload in enumerate(staged):
+                        try:
+                            # Decoded to validate, then dropped: one image in memory at a time.
+                            decode_image(upload.file)
+                        except ApiError as exc:
+                            raise ApiError(
+                                400, f"Image {index} ({upload.name}): {exc.message}"
+                            ) from None
+                    require_model(state.removal, tier)
+                    return create_batch(
+                        held.sessions,
+                        state.media,
+                        state.queue,
+                        user_id=user.id,
+                        tier=tier,
+                        uploads=[(upload.name, upload.file, upload.size) for upload in staged],
+                        record=record,
+                    )
+
+                return run_once(
+                    held,
+                    key=request.headers.get("Idempotency-Key"),
                     user_id=user.id,
-                    tier=tier,
-                    uploads=images,
-                    record=record,
+                    endpoint="POST /batch",
+                    request_hash=fingerprint(tier, *(upload.sha256 for upload in staged)),
+                    work=work,
                 )
 
-            return run_once(
-                held,
-                key=request.headers.get("Idempotency-Key"),
-                user_id=user.id,
-                endpoint="POST /batch",
-                request_hash=fingerprint(tier, *(data for _, data in raw)),
-                work=work,
-            )
-
-    status, body = await run_in_threadpool(run)
+        status, body = await run_in_threadpool(run)
     return JSONResponse(body, status_code=status)
+
+
+def _stage_all(files: list[tuple[str, UploadFile]]) -> list[StagedUpload]:
+    staged = []
+    for index, (key, upload) in enumerate(files):
+        name = upload.filename or key
+        try:
+            staged.append(stage_upload(upload, name))
+        except ApiError as exc:
+            raise ApiError(400, f"Image {index} ({name}): {exc.message}") from None
+    return staged
 
 
 def _own_batch(session: Session, user_id: str, batch_id: str) -> BackgroundRemovalBatch:

@@ -13,10 +13,11 @@ from starlette.datastructures import UploadFile
 from service.auth import Caller, DbSession
 from service.errors import ApiError
 from service.idempotency import Recorder, fingerprint, run_once
-from service.images import decode_image
+from service.images import decode_image, image_pixels
 from service.leases import lease
 from service.models import BackgroundRemovalJob
-from service.routes.uploads import read_form, read_upload, require_model, tier_from
+from service.removal import RemovalBusyError
+from service.routes.uploads import busy, require_model, stage_upload, tier_from, uploaded_form
 from service.schemas import JobResponse, RemoveResponse, error_responses
 from service.serializers import row_to_dict
 from service.single_removal import recover_interrupted_removals, remove_single
@@ -65,53 +66,70 @@ REMOVE_FORM = {
                 402: "Insufficient credits",
                 409: "A request with this Idempotency-Key is still being processed",
                 422: "The Idempotency-Key was already used for a different request",
-                503: "The tier's model is not installed",
+                413: "The request body is over the 10 MiB upload limit",
+                503: "The tier's model is not installed, or the server is busy with other "
+                "heavy removals (see Retry-After)",
             }
         ),
     },
 )
 async def remove_background(request: Request, user: Caller) -> JSONResponse:
-    """Remove one image's background now; validated first, charged once, refunded on failure."""
-    form = await read_form(request)
-    image = form.get("image")
-    if not isinstance(image, UploadFile):
-        raise ApiError(400, "No image file provided")
-    tier = tier_from(form)
-    data = await read_upload(image)
-    state = request.app.state
+    """Remove one image's background now; validated first, charged once, refunded on failure.
 
-    def run() -> tuple[int, dict[str, Any]]:
-        with lease(state.engine) as held:
+    A heavy removal (a matting tier, or a large image) waits briefly for one of the
+    process's heavy slots, then answers 503 with ``Retry-After``; nothing is charged or
+    stored then.
+    """
+    async with uploaded_form(request) as form:
+        image = form.get("image")
+        if not isinstance(image, UploadFile):
+            raise ApiError(400, "No image file provided")
+        tier = tier_from(form)
+        staged = await run_in_threadpool(stage_upload, image, image.filename or "image")
+        state = request.app.state
 
-            def work(record: Recorder) -> dict[str, Any]:
-                upload = decode_image(data)
-                require_model(state.removal, tier)
-                return remove_single(
+        def run() -> tuple[int, dict[str, Any]]:
+            with lease(state.engine) as held:
+
+                def work(record: Recorder) -> dict[str, Any]:
+                    try:
+                        slot = state.removal.heavy_slot(
+                            tier,
+                            image_pixels(staged.file),
+                            wait_s=state.settings.heavy_removal_wait_s,
+                        )
+                        with slot:
+                            upload = decode_image(staged.file)
+                            require_model(state.removal, tier)
+                            return remove_single(
+                                held,
+                                state.media,
+                                state.removal,
+                                user_id=user.id,
+                                tier=tier,
+                                upload=upload,
+                                source=staged.file,
+                                record=record,
+                            )
+                    except RemovalBusyError as exc:
+                        raise busy(exc) from None
+
+                def settle_dead_request() -> None:
+                    # The key's first request died, perhaps charged: refund it before this
+                    # one charges, so the key costs one removal in all.
+                    recover_interrupted_removals(held.sessions, user_id=user.id)
+
+                return run_once(
                     held,
-                    state.media,
-                    state.removal,
+                    key=request.headers.get("Idempotency-Key"),
                     user_id=user.id,
-                    tier=tier,
-                    upload=upload,
-                    record=record,
+                    endpoint="POST /remove",
+                    request_hash=fingerprint(tier, staged.sha256),
+                    work=work,
+                    on_takeover=settle_dead_request,
                 )
 
-            def settle_dead_request() -> None:
-                # The key's first request died, perhaps charged: refund it before this
-                # one charges, so the key costs one removal in all.
-                recover_interrupted_removals(held.sessions, user_id=user.id)
-
-            return run_once(
-                held,
-                key=request.headers.get("Idempotency-Key"),
-                user_id=user.id,
-                endpoint="POST /remove",
-                request_hash=fingerprint(tier, data),
-                work=work,
-                on_takeover=settle_dead_request,
-            )
-
-    status, body = await run_in_threadpool(run)
+        status, body = await run_in_threadpool(run)
     return JSONResponse(body, status_code=status)
 
 

@@ -61,3 +61,13 @@ def alpha_at(png: bytes, xy: tuple[int, int]) -> int:
     """The alpha of one pixel of an RGBA PNG."""
     image = Image.open(io.BytesIO(png)).convert("RGBA")
     return int(image.getpixel(xy)[3])  # type: ignore[index]
+
+
+def photo_jpeg(width: int, height: int) -> bytes:
+    """A large JPEG: a red disc (the subject) on a light grey background."""
+    image = Image.new("RGB", (width, height), (235, 235, 235))
+    box = (width // 4, height // 4, width * 3 // 4, height * 3 // 4)
+    ImageDraw.Draw(image).ellipse(box, fill=(200, 30, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
