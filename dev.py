@@ -28,7 +28,7 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 def _lock_digest() -> str:
     digest = hashlib.sha256()
-    for name in ("requirements.lock", "pyproject.toml"):
+    for name in ("requirements.lock", "requirements-installer.lock", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 
@@ -50,10 +50,24 @@ def ensure_venv() -> None:
     if not PYTHON.exists():
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     pip = [PYTHON, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    # Hash-checked install: what the lock file names is exactly what runs.
-    _run(*pip, "install", "--require-hashes", "--no-deps", "-r", "requirements.lock")
-    _run(*pip, "install", "--no-deps", "-e", ".")
+    # Hash-checked installs: what the lock files name is exactly what runs. uv installs the
+    # lock several times faster than pip; where it cannot be had, pip does the same job.
+    if _quiet(*pip, "install", "--require-hashes", "-r", "requirements-installer.lock"):
+        uv = [BIN / "uv", "pip", "install", "--quiet", "--python", PYTHON]
+        _run(*uv, "--require-hashes", "--no-deps", "-r", "requirements.lock")
+        _run(*uv, "--no-deps", "-e", ".")
+    else:
+        _run(*pip, "install", "--require-hashes", "--no-deps", "-r", "requirements.lock")
+        _run(*pip, "install", "--no-deps", "-e", ".")
     STAMP.write_text(digest + "\n")
+
+
+def _quiet(*args: str | Path) -> bool:
+    """Run a step whose failure has a fallback; True when it succeeded."""
+    result = subprocess.run(
+        [str(a) for a in args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return result.returncode == 0
 
 
 def ensure_model() -> None:
