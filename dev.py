@@ -54,7 +54,8 @@ def ensure_venv() -> None:
     # lock several times faster than pip; where it cannot be had, pip does the same job.
     if _quiet(*pip, "install", "--require-hashes", "-r", "requirements-installer.lock"):
         uv = [BIN / "uv", "pip", "install", "--quiet", "--python", PYTHON]
-        _run(*uv, "--require-hashes", "--no-deps", "-r", "requirements.lock")
+        # Bytecode now, not on the first import of every module during the first demo.
+        _run(*uv, "--require-hashes", "--no-deps", "--compile-bytecode", "-r", "requirements.lock")
         _run(*uv, "--no-deps", "-e", ".")
     else:
         _run(*pip, "install", "--require-hashes", "--no-deps", "-r", "requirements.lock")
