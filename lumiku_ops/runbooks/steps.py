@@ -74,10 +74,13 @@ def show_code(source: str, language: str = "python") -> None:
     show(f"```{language}\n{source.rstrip()}\n```")
 
 
-def show_png(png: bytes) -> None:
-    """Display a PNG image."""
+def show_png(png: bytes | None) -> None:
+    """Display a PNG image (or say why there is none)."""
     from IPython.display import Image, display
 
+    if png is None:
+        show("_No chart: matplotlib is not installed (`pip install 'lumiku-ops[charts]'`)._")
+        return
     display(Image(data=png))
 
 
@@ -154,9 +157,16 @@ def format_readiness(exchange: Exchange | None) -> str:
     )
 
 
-def latency_chart(verification: Verification) -> bytes:
-    """A horizontal bar chart of each check's latency (PNG), failures in red."""
-    import matplotlib
+def latency_chart(verification: Verification) -> bytes | None:
+    """A horizontal bar chart of each check's latency (PNG), failures in red.
+
+    ``None`` without matplotlib (``pip install 'lumiku-ops[charts]'``): the core installs
+    without it, and the summary and transcripts above already give every latency.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
