@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,10 @@ class Settings:
         return replace(self, **given)
 
 
+@cache
 def _project(folder: Path, migrations: Path | None) -> Project:
+    # Read once per process: every command asks for it many times, and it never changes
+    # under a running command.
     return load_project(folder, migrations_dir=migrations)
 
 
