@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import create_engine, pool, text
 
 from lumiku_ops.db.catalog import snapshot
 from service.models import metadata
@@ -109,3 +112,29 @@ def test_offline_sql_renders_one_transaction_with_the_version_update() -> None:
     assert sql.count("CREATE TABLE") == 4
     assert "UPDATE alembic_version SET version_num='0002'" in sql
     assert 'REFERENCES "BackgroundRemovalBatch" (id) ON DELETE CASCADE ON UPDATE CASCADE' in sql
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("handed_in", ["engine", "connection"])
+def test_the_reference_env_py_takes_an_engine_or_a_connection(
+    fresh_db: str, handed_in: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tools that drive Alembic in-process hand env.py either; a wrong DATABASE_URL proves
+    # that what was handed in is what got migrated.
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    config = Config(str(REPO_ROOT / "alembic.ini"), stdout=io.StringIO())
+    config.attributes["configure_logger"] = False
+    engine = create_engine(fresh_db, poolclass=pool.NullPool)
+    try:
+        if handed_in == "engine":
+            config.attributes["connection"] = engine
+            command.upgrade(config, "0001")
+        else:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "0001")
+        with engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert version.scalar() == "0001"
+    finally:
+        engine.dispose()
