@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,8 @@ _MISSING_EXTENSION = re.compile(
     r'|extension control file "[^"]*/(?P<b>[^"/]+)\.control"'
 )
 SHADOW_PREFIX = "lumiku_shadow_"
+# A replay takes seconds; a scratch database this old with nobody connected was abandoned.
+ABANDONED_AFTER_S = 3600.0
 
 
 @dataclass
@@ -114,9 +117,11 @@ def _scratch_on(shadow_url: str) -> Iterator[str]:
     """A new database on the server at ``shadow_url``, dropped afterwards."""
     from psycopg import Error, sql
 
-    name = f"{SHADOW_PREFIX}{uuid.uuid4().hex[:12]}"
+    # The creation time is in the name, so a later run can drop what a killed one left.
+    name = f"{SHADOW_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
     try:
         with _admin(shadow_url) as conn:
+            _drop_abandoned(conn)
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     except Error as exc:
         reason = str(exc).strip().splitlines()
@@ -132,6 +137,26 @@ def _scratch_on(shadow_url: str) -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def _drop_abandoned(conn: Any, older_than_s: float = ABANDONED_AFTER_S) -> None:
+    """Drop scratch databases a killed run left: old, and with nobody connected."""
+    from psycopg import Error, sql
+
+    rows = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname NOT IN "
+        "(SELECT datname FROM pg_stat_activity WHERE datname IS NOT NULL)",
+        (SHADOW_PREFIX.replace("_", r"\_") + "%",),
+    ).fetchall()
+    for (name,) in rows:
+        stamp = name[len(SHADOW_PREFIX) :].split("_", 1)[0]
+        if stamp.isdigit() and time.time() - int(stamp) > older_than_s:
+            try:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+            except Error:
+                pass  # another run got there first, or it is not ours to drop
 
 
 @contextmanager

@@ -9,10 +9,12 @@ reads ``INVENTORY_DATABASE_URL`` whatever it is handed. Every test works on a pr
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 
+from lumiku_ops.migrate.shadow import shadow_database
 from tests.project.conftest import (
     ENDPOINTS,
     FIRST,
@@ -24,6 +26,7 @@ from tests.project.conftest import (
     closed_port,
     shadow_databases,
 )
+from tests.utils.postgres import PostgresServer
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -239,3 +242,23 @@ def test_no_scratch_database_outlives_the_commands(inventory: Inventory) -> None
     assert made, "lumiku-ops created no scratch database on the shadow server"
     left = made & shadow_databases(inventory.server)
     assert not left, f"scratch databases left on the shadow server: {sorted(left)}"
+
+
+def test_a_scratch_database_left_by_a_killed_run_is_dropped_later(
+    shadow_server: PostgresServer, shadow_url: str
+) -> None:
+    # A run killed mid-replay cannot drop its scratch database; the next replay on the
+    # same server drops those that are old and idle, and leaves a recent one alone.
+    abandoned = "lumiku_shadow_1000000000_deadbeef"
+    recent = f"lumiku_shadow_{int(time.time())}_cafecafe"
+    for name in (abandoned, recent):
+        shadow_server.create_database(name)
+    try:
+        with shadow_database(shadow_url) as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+            left = shadow_databases(shadow_server)
+        assert abandoned not in left
+        assert recent in left
+    finally:
+        for name in (abandoned, recent):
+            shadow_server.drop_database(name)
