@@ -75,3 +75,15 @@ def test_a_port_out_of_range(port: str) -> None:
 def test_a_malformed_service_variable() -> None:
     line = one_error_line(lumiku("serve", "--port", "18999", LUMIKU_RECOVERY_INTERVAL="abc"))
     assert "LUMIKU_RECOVERY_INTERVAL must be a number of seconds, not 'abc'" in line
+
+
+def test_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
+    result = lumiku("check", "--project", str(tmp_path))
+    line = one_error_line(result)
+    assert f"{tmp_path / 'pyproject.toml'} not found" in line
+    assert "[tool.lumiku-ops]" in result.stderr and 'metadata = "' in result.stderr
+    (tmp_path / "pyproject.toml").write_text('[tool.lumiku-ops]\nmetadata = "nowhere:meta"\n')
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    (tmp_path / "migrations" / "versions").mkdir(parents=True)
+    line = one_error_line(lumiku("diagnose", "--project", str(tmp_path)))
+    assert "[tool.lumiku-ops] metadata: importing 'nowhere' from" in line
