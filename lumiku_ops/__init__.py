@@ -43,6 +43,7 @@ _EXPORTS = {
     "format_diagnosis": "lumiku_ops.diagnose.format",
     "format_http_evidence": "lumiku_ops.diagnose.format",
     "format_lint": "lumiku_ops.migrate.format",
+    "format_log_evidence": "lumiku_ops.diagnose.format",
     "format_migration_evidence": "lumiku_ops.diagnose.format",
     "format_plan": "lumiku_ops.migrate.format",
     "format_readiness": "lumiku_ops.runbooks.steps",
@@ -111,6 +112,7 @@ __all__ = [
     "format_diagnosis",
     "format_http_evidence",
     "format_lint",
+    "format_log_evidence",
     "format_migration_evidence",
     "format_plan",
     "format_readiness",
@@ -167,6 +169,7 @@ if TYPE_CHECKING:
         format_database_evidence,
         format_diagnosis,
         format_http_evidence,
+        format_log_evidence,
         format_migration_evidence,
         format_verdict,
     )
