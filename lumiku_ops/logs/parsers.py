@@ -21,7 +21,8 @@ MAX_EVENTS = 1000  # the newest; a log with more distinct failing requests repea
 
 # SQLSTATE -> the message shapes that name its object (PostgreSQL 12-17 wording).
 MESSAGES: dict[str, list[re.Pattern[str]]] = {
-    "42P01": [re.compile(r'relation "(?P<object>[^"]+)" does not exist')],
+    # 'column "c" of relation "t" does not exist' is 42703, not a missing relation.
+    "42P01": [re.compile(r'(?<!of )relation "(?P<object>[^"]+)" does not exist')],
     "42703": [
         re.compile(r'column "(?P<column>[^"]+)" of relation "(?P<table>[^"]+)" does not exist'),
         re.compile(r'column "?(?P<table>[^".\s]+)\.(?P<column>[^"\s]+?)"? does not exist'),
