@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lumiku_ops.db.privileges import RolePrivileges
+from lumiku_ops.db.privileges import PRIVILEGES, RolePrivileges
 from lumiku_ops.diagnose.verdicts import PERMISSION_DENIED
-from lumiku_ops.logs.linking import PRIVILEGES, LinkedError, grant_statement
+from lumiku_ops.logs.linking import LinkedError, grant_statement
 from lumiku_ops.redaction import redact
 
 INSUFFICIENT_PRIVILEGE = "42501"

@@ -21,7 +21,6 @@ from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, MIB, read_lines
 from lumiku_ops.migrate.shadow import MigrationReplay
 from lumiku_ops.redaction import redact
 
-PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
 _MISSING = {"42P01", "42703", "3F000", "42883"}
 
 
@@ -112,8 +111,10 @@ def model_classes(metadata: MetaData) -> dict[str, str]:
     """Each model table's ORM class (``package.module.Class``), when one is mapped."""
     from sqlalchemy.orm import mapperlib
 
+    # SQLAlchemy lists its registries only privately; without it the table name stands in.
+    registries = getattr(mapperlib, "_all_registries", lambda: ())
     found: dict[str, str] = {}
-    for registry in list(mapperlib._all_registries()):
+    for registry in list(registries()):
         for mapper in list(registry.mappers):
             table = getattr(mapper, "local_table", None)
             if getattr(table, "metadata", None) is metadata:
