@@ -48,7 +48,8 @@ def denied_grants(
 def verdict_chain(
     verdict: str, affected: Sequence[str], errors: Sequence[LinkedError]
 ) -> list[dict[str, Any]]:
-    """One row per distinct (path, error, object) the verdict explains, newest kept."""
+    """One row per distinct (path, error, object) the verdict explains: the newest request,
+    with how many times it failed and when it first did (``count``, ``first_time``)."""
     if verdict == PERMISSION_DENIED:
         chosen = [
             e for e in errors if e.event.sqlstate == INSUFFICIENT_PRIVILEGE and e.table in affected
@@ -59,7 +60,11 @@ def verdict_chain(
     for error in chosen:
         event = error.event
         key = (event.path, event.sqlstate, error.table, error.column)
+        earlier = rows.get(key, {})
+        first = earlier.get("first_time") or (event.time.isoformat() if event.time else None)
         rows[key] = {
+            "count": earlier.get("count", 0) + 1,
+            "first_time": first,
             "request": f"{event.method or 'GET'} {event.path}" if event.path else None,
             "request_id": event.request_id,
             "time": event.time.isoformat() if event.time else None,

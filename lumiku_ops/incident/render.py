@@ -109,9 +109,10 @@ def _chain(incident: IncidentFolder) -> list[str]:
 def _timeline(incident: IncidentFolder) -> list[str]:
     events: list[tuple[str, str]] = []
     chain = incident.recorded("01_diagnose_500s").get("log_chain") or []
-    times = sorted(row["time"] for row in chain if row.get("time"))
+    times = sorted(row.get("first_time") or row["time"] for row in chain if row.get("time"))
     if times:
-        events.append((_clock(times[0]), "first logged 5xx the chain explains"))
+        failures = sum(int(row.get("count", 1)) for row in chain)
+        events.append((_clock(times[0]), f"first logged 5xx of the {failures} the chain explains"))
     names = {
         "01_diagnose_500s": "diagnosis: verdict `{verdict}`",
         "02_create_migration": "revision `{revision}` created",

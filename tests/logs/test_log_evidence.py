@@ -75,6 +75,7 @@ def test_at_0001_the_log_links_the_three_500s_to_their_tables_and_no_revision(
         assert row["model"] == f"service.models.background_remover.{row['object']}"
         assert row["revision"] is None and row["revision_state"] == "none"
         assert row["request_id"] == request_id  # the newest failing request of that path
+        assert row["count"] >= 1 and row["first_time"] <= row["time"]
     assert rows["GET /api/background-remover/jobs"]["object"] == "BackgroundRemovalJob"
     assert rows["GET /api/background-remover/subscription"]["object"] == (
         "BackgroundRemoverSubscription"

@@ -47,6 +47,10 @@ def test_demo_replays_and_fixes_the_incident(tmp_path: Path) -> None:
     assert chain.count("| 42P01 undefined_table: relation") == 3
     assert chain.count("| no revision (none) |") == 3
     assert re.search(r"applied \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC by `", incident)
+    # The demo's own "before" probes failed first: the timeline starts with them, not with 01.
+    timeline = incident.split("## Root-cause timeline")[1].split("## ")[0]
+    first = re.findall(r"^\| [^|]+ \| (.+?) \|$", timeline, re.MULTILINE)[1]  # [0]: header
+    assert first == "first logged 5xx of the 6 the chain explains", timeline
     html_report = (index.parent / "incident.html").read_text()
     assert "<h2>Evidence chain</h2>" in html_report and "<table>" in html_report
     for text in (incident, html_report):
