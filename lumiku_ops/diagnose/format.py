@@ -71,6 +71,13 @@ def format_database_evidence(diagnosis: Diagnosis) -> str:
         f"- model tables present: {', '.join(sorted(db.catalog)) or 'none'}",
         "",
     ]
+    role = db.privileges
+    if role is not None and not role.exists:
+        lines += [f"- service role `{role.role}`: **does not exist** on this server", ""]
+    elif role is not None:
+        lacking = "; ".join(f"{', '.join(p)} on {t}" for t, p in role.missing.items())
+        usage = "" if role.schema_usage else " (no USAGE on schema public)"
+        lines += [f"- service role `{role.role}`: lacks {lacking or 'nothing'}{usage}", ""]
     if diagnosis.table_diffs:
         lines += ["Tables against the models:", ""]
         lines += [f"- {diff.summary()}" for diff in diagnosis.table_diffs]

@@ -200,6 +200,9 @@ def test_a_revoked_privilege_is_permission_denied_with_a_grant_that_works(
         assert checked.to_dict()["evidence"]["database"]["service_role"]["missing"] == {
             "BackgroundRemovalJob": ["SELECT"]
         }
+        assert f"- service role `{role}`: lacks SELECT on BackgroundRemovalJob\n" in (
+            format_diagnosis(checked)
+        )
         grant = checked.remedy.command
         assert grant == f'GRANT SELECT ON TABLE public."BackgroundRemovalJob" TO "{role}";'
         with connect(fresh_db) as connection:
@@ -209,6 +212,10 @@ def test_a_revoked_privilege_is_permission_denied_with_a_grant_that_works(
         # Granted: the 42501 still in the log is stale, and nothing is denied any more.
         after = run(fresh_db, service, token, log_files=[str(service.log_file)], service_role=role)
         assert after.verdict == "HEALTHY"
+        assert f"- service role `{role}`: lacks nothing\n" in format_diagnosis(after)
+        ghost = run(fresh_db, service, token, service_role="no_such_role_x")
+        assert ghost.verdict == "HEALTHY"  # nothing is known to be denied: no verdict from it
+        assert "`no_such_role_x`: **does not exist**" in format_diagnosis(ghost)
     finally:
         service.stop()
 
