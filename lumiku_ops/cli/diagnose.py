@@ -16,6 +16,7 @@ from lumiku_ops.cli.base import (
     shadow_url_option,
 )
 from lumiku_ops.diagnose.verdicts import HEALTHY
+from lumiku_ops.durations import parse_duration
 from lumiku_ops.settings import load_settings
 
 run_diagnosis = lazy("lumiku_ops.diagnose.diagnosis", "diagnose")
@@ -35,6 +36,30 @@ format_diagnosis = lazy("lumiku_ops.diagnose.format", "format_diagnosis")
     metavar="PATH",
     help="Path to probe, e.g. /api/items (repeatable; default: the project's endpoints).",
 )
+@click.option(
+    "--log",
+    "log_files",
+    multiple=True,
+    metavar="FILE",
+    help="The service's log, - for stdin (repeatable): link each 5xx to the models.",
+)
+@click.option(
+    "--log-max-mib",
+    type=click.FloatRange(min=0.001),
+    default=64.0,
+    show_default=True,
+    help="Read only the last this many MiB of each log.",
+)
+@click.option(
+    "--since",
+    metavar="DURATION",
+    help="Ignore log errors older than this (e.g. 30m, 2h).",
+)
+@click.option(
+    "--service-role",
+    metavar="NAME",
+    help="Check this role's privileges on every model table (read-only).",
+)
 @json_option
 def diagnose(
     api_url: str | None,
@@ -43,6 +68,10 @@ def diagnose(
     migrations_dir: str | None,
     shadow_url: str | None,
     endpoints: tuple[str, ...],
+    log_files: tuple[str, ...],
+    log_max_mib: float,
+    since: str | None,
+    service_role: str | None,
     as_json: bool,
 ) -> int:
     """Gather evidence on the 500s and state one verdict with its remedy."""
@@ -53,5 +82,12 @@ def diagnose(
         migrations_dir=migrations_dir,
         shadow_url=shadow_url,
     )
-    result = run_diagnosis(settings, endpoints=list(endpoints) or None)
+    result = run_diagnosis(
+        settings,
+        endpoints=list(endpoints) or None,
+        log_files=list(log_files),
+        log_max_mib=log_max_mib,
+        since_s=parse_duration(since) if since else None,
+        service_role=service_role,
+    )
     return emit(result, as_json=as_json, render=format_diagnosis, ok=result.verdict == HEALTHY)

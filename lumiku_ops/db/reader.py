@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.compare import LookAlike, find_look_alikes
+from lumiku_ops.db.privileges import RolePrivileges, read_role_privileges
 from lumiku_ops.errors import database_reason
 from lumiku_ops.redaction import mask_url
 
@@ -61,6 +62,7 @@ class DatabaseState:
     recorded_revision: str | None = None
     catalog: TableCatalog = field(default_factory=dict)
     look_alikes: list[LookAlike] = field(default_factory=list)
+    privileges: RolePrivileges | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (the URL's password masked)."""
@@ -74,6 +76,7 @@ class DatabaseState:
             "recorded_revision": self.recorded_revision,
             "tables_present": sorted(self.catalog),
             "look_alikes": [item.to_dict() for item in self.look_alikes],
+            "service_role": self.privileges.to_dict() if self.privileges else None,
         }
 
 
@@ -86,8 +89,13 @@ def read_recorded_revision(connection: Connection) -> tuple[bool, str | None]:
     return True, ",".join(sorted(rows)) or None
 
 
-def inspect_database(url: str, model_tables: Iterable[str]) -> DatabaseState:
-    """Read the recorded revision, the model tables and their look-alikes; never writes."""
+def inspect_database(
+    url: str, model_tables: Iterable[str], *, service_role: str | None = None
+) -> DatabaseState:
+    """Read the recorded revision, the model tables and their look-alikes; never writes.
+
+    With ``service_role``, also which privileges that role lacks on each model table.
+    """
     names = list(model_tables)
     try:
         with read_only_connection(url) as connection:
@@ -99,6 +107,8 @@ def inspect_database(url: str, model_tables: Iterable[str]) -> DatabaseState:
             state.has_version_table, state.recorded_revision = read_recorded_revision(connection)
             state.catalog = read_model_tables(connection, names)
             state.look_alikes = find_look_alikes(connection, names)
+            if service_role:
+                state.privileges = read_role_privileges(connection, service_role, state.catalog)
             return state
     except SQLAlchemyError as exc:
         return DatabaseState(url=url, reachable=False, error=database_reason(exc, [url]))

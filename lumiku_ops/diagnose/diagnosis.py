@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,14 @@ from lumiku_ops.db.catalog import TableCatalog
 from lumiku_ops.db.compare import TableDiff, compare_catalogs, same_tables
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import DatabaseState, inspect_database
+from lumiku_ops.diagnose.chain import denied_grants, verdict_chain
 from lumiku_ops.diagnose.verdicts import (
     API_UNREACHABLE,
     AUTH_REJECTED,
     DATABASE_UNREACHABLE,
     MIGRATION_NOT_APPLIED,
     MIGRATION_NOT_CREATED,
+    PERMISSION_DENIED,
     REVISION_MISMATCH,
     SCHEMA_DRIFT,
     SCHEMA_PARTIAL,
@@ -33,6 +36,8 @@ from lumiku_ops.diagnose.verdicts import (
     remedy_for,
     strongest,
 )
+from lumiku_ops.logs.linking import LogEvidence, link_errors, model_classes, read_log_events
+from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, MIB, check_readable
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import MigrationReplay, replay_and_models
@@ -57,6 +62,8 @@ class Diagnosis:
     table_diffs: list[TableDiff] = field(default_factory=list)
     migrations: dict[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
+    log: LogEvidence | None = None
+    chain: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def http_statuses(self) -> dict[str, int | None]:
@@ -76,6 +83,7 @@ class Diagnosis:
                 "database": self.database.to_dict() if self.database else None,
                 "tables": [diff.to_dict() for diff in self.table_diffs],
                 "migrations": self.migrations,
+                "log": ({**self.log.to_dict(), "chain": self.chain} if self.log else None),
             },
             "duration_ms": round(self.duration_ms, 1),
         }
@@ -165,6 +173,7 @@ def _summary(verdict: str, affected: list[str], matching: str | None) -> str:
         MIGRATION_NOT_APPLIED: f"A revision creates {tables}, but this database is behind.",
         SCHEMA_PARTIAL: f"Some model tables are missing, matching no revision: {tables}.",
         SCHEMA_DRIFT: f"Model tables differ from the models: {tables}.",
+        PERMISSION_DENIED: f"The schema is healthy, but the service's role is denied: {tables}.",
         API_UNREACHABLE: "The schema is healthy, but the service did not answer.",
         AUTH_REJECTED: "The schema is healthy, but the service refused the token.",
         UNKNOWN_SERVER_ERROR: "The schema is healthy, yet endpoints answer 5xx.",
@@ -176,6 +185,10 @@ def diagnose(
     *,
     endpoints: Sequence[str] | None = None,
     cache_dir: Path | None = None,
+    log_files: Sequence[str] = (),
+    log_max_mib: float = DEFAULT_MAX_MIB,
+    since_s: float | None = None,
+    service_role: str | None = None,
 ) -> Diagnosis:
     """Probe the endpoints, read the database and the revisions, and state one verdict.
 
@@ -184,11 +197,21 @@ def diagnose(
         endpoints: paths to probe (default: the project's ``endpoints``); each starts
             with ``/``, so the token only ever goes to the configured API origin.
         cache_dir: where shadow replays are cached (default ``.lumiku/cache``).
+        log_files: the service's logs (``-`` for standard input), read after the probes,
+            so the errors the probes caused are in them; each 5xx is linked to the models.
+        log_max_mib: read only the last this many MiB of each log.
+        since_s: ignore log errors older than this many seconds.
+        service_role: check this role's privileges on every model table (read-only).
+
+    Raises:
+        ConfigError: a log file cannot be read (checked before anything runs).
 
     Returns:
         A Diagnosis; findings are results, never exceptions.
     """
     started = time.perf_counter()
+    for source in log_files:
+        check_readable(source)
     project = settings.project
     paths = list(project.endpoints if endpoints is None else endpoints)
     exchanges = [
@@ -196,10 +219,11 @@ def diagnose(
     ]
     findings = _http_findings(exchanges)
     replay, models = replay_and_models(settings, cache_dir=cache_dir)
-    db = inspect_database(resolve_database_url(settings), models)
+    db = inspect_database(resolve_database_url(settings), models, service_role=service_role)
     diagnosis_tables: list[TableDiff] = []
     affected: list[str] = []
     matching: str | None = None
+    schema_verdict: str | None = None
     if not db.reachable:
         findings.insert(0, DATABASE_UNREACHABLE)
     else:
@@ -207,6 +231,25 @@ def diagnose(
         if schema_verdict:
             findings.insert(0, schema_verdict)
         diagnosis_tables = compare_catalogs(models, db.catalog)
+    migrations = _migrations_evidence(project, replay, models, db)
+    log = _read_log(log_files, log_max_mib, since_s)
+    if log is not None:
+        events, log.lines_read = read_log_events(
+            log_files, max_bytes=log.max_bytes, since=log.since
+        )
+        log.errors = link_errors(
+            events,
+            models=models,
+            database=db.catalog if db.reachable else None,
+            replay=replay,
+            pending=migrations["pending"],
+            classes=model_classes(project.metadata()),
+        )
+    denied, grants = denied_grants(log.errors if log else [], db.privileges)
+    if db.reachable and schema_verdict is None and denied:
+        # Only on a healthy schema: a missing table explains a 500 before any privilege.
+        findings.insert(0, PERMISSION_DENIED)
+        affected = denied
     if findings and findings[0] != UNKNOWN_SERVER_ERROR and findings[0] not in _http_only:
         # A schema (or database) finding explains the 500s; they are not "unknown".
         findings = [f for f in findings if f != UNKNOWN_SERVER_ERROR]
@@ -221,15 +264,27 @@ def diagnose(
             affected=sorted(affected),
             migrations_flag=_project_flags(settings),
             matching_revision=matching if matching != "base" else "base",
+            grants=grants,
         ),
         findings=findings,
         summary=_summary(verdict, sorted(affected), matching),
         http=exchanges,
         database=db,
         table_diffs=diagnosis_tables,
-        migrations=_migrations_evidence(project, replay, models, db),
+        migrations=migrations,
         duration_ms=(time.perf_counter() - started) * 1000,
+        log=log,
+        chain=verdict_chain(verdict, sorted(affected), log.errors if log else []),
     )
+
+
+def _read_log(
+    log_files: Sequence[str], max_mib: float, since_s: float | None
+) -> LogEvidence | None:
+    if not log_files:
+        return None
+    since = datetime.now(UTC) - timedelta(seconds=since_s) if since_s else None
+    return LogEvidence(sources=list(log_files), max_bytes=int(max_mib * MIB), since=since)
 
 
 def _project_flags(settings: Settings) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lumiku_ops.diagnose.diagnosis import Diagnosis
+from lumiku_ops.redaction import redact
 
 BODY_PREVIEW = 120
 
@@ -70,6 +71,13 @@ def format_database_evidence(diagnosis: Diagnosis) -> str:
         f"- model tables present: {', '.join(sorted(db.catalog)) or 'none'}",
         "",
     ]
+    role = db.privileges
+    if role is not None and not role.exists:
+        lines += [f"- service role `{role.role}`: **does not exist** on this server", ""]
+    elif role is not None:
+        lacking = "; ".join(f"{', '.join(p)} on {t}" for t, p in role.missing.items())
+        usage = "" if role.schema_usage else " (no USAGE on schema public)"
+        lines += [f"- service role `{role.role}`: lacks {lacking or 'nothing'}{usage}", ""]
     if diagnosis.table_diffs:
         lines += ["Tables against the models:", ""]
         lines += [f"- {diff.summary()}" for diff in diagnosis.table_diffs]
@@ -109,12 +117,62 @@ def format_migration_evidence(diagnosis: Diagnosis) -> str:
     return "\n".join(lines)
 
 
+def format_log_evidence(diagnosis: Diagnosis) -> str:
+    """The evidence chain: request -> error -> table/column -> model -> revision, one table."""
+    log = diagnosis.log
+    if log is None:
+        return "No service log was read (give `--log FILE`, or the runbook's `log_file`)."
+    window = f"last {log.max_bytes / (1024 * 1024):g} MiB"
+    if log.since:
+        window += f", since {log.since:%Y-%m-%d %H:%M:%S} UTC"
+    lines = [
+        "### Evidence chain",
+        "",
+        f"{log.lines_read} lines read from {', '.join(log.sources)} ({window}); "
+        f"{len(log.errors)} errors found.",
+        "",
+    ]
+    rows = diagnosis.chain or [
+        {
+            "request": f"{e.event.method or 'GET'} {e.event.path}" if e.event.path else None,
+            "request_id": e.event.request_id,
+            "error": e.error,
+            "object": f"{e.table}.{e.column}" if e.column else e.table,
+            "model": e.model,
+            "revision": e.revision,
+            "revision_state": e.revision_state,
+        }
+        for e in log.errors[-10:]
+    ]
+    if not rows:
+        return "\n".join([*lines, "No database error in the log."])
+    lines += [
+        "| request | error | table/column | model | revision |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        request = row["request"] or "(no request)"
+        if row["request_id"]:
+            request += f" `{row['request_id'][:12]}`"
+        revision = row["revision_state"] or "not a model object"
+        if row["revision"]:
+            revision = f"{row['revision']} ({revision})"
+        elif row["revision_state"] == "none":
+            revision = "**no revision**"
+        lines.append(
+            f"| {_cell(request)} | {_cell(redact(row['error'] or ''))} | {row['object'] or '-'} "
+            f"| {row['model'] or '-'} | {revision} |"
+        )
+    return "\n".join(lines)
+
+
 def format_diagnosis(diagnosis: Diagnosis) -> str:
     """The diagnosis as Markdown: verdict, remedy, then the evidence section by section."""
     return "\n\n".join(
         [
             format_verdict(diagnosis),
             format_http_evidence(diagnosis),
+            *([format_log_evidence(diagnosis)] if diagnosis.log else []),
             format_database_evidence(diagnosis),
             format_migration_evidence(diagnosis),
             f"_Diagnosed in {diagnosis.duration_ms:.0f} ms._",

@@ -11,8 +11,10 @@ Precedence, highest first, when several conditions hold at once:
 4. ``MIGRATION_NOT_APPLIED``: the schema is exactly at its recorded, older revision.
 5. ``SCHEMA_PARTIAL``: some model tables exist, others not, matching no revision.
 6. ``SCHEMA_DRIFT``: the tables exist but differ from the models.
-7. ``API_UNREACHABLE``, 8. ``AUTH_REJECTED``, 9. ``UNKNOWN_SERVER_ERROR`` (500s with a
-   healthy schema), and 10. ``HEALTHY``.
+7. ``PERMISSION_DENIED``: the schema is healthy, but the log shows 42501 on a model table
+   (or ``--service-role`` lacks a privilege on one); the remedy is the ``GRANT``.
+8. ``API_UNREACHABLE``, 9. ``AUTH_REJECTED``, 10. ``UNKNOWN_SERVER_ERROR`` (500s with a
+   healthy schema), and 11. ``HEALTHY``.
 
 Schema verdicts rank above HTTP ones because they are causes and HTTP failures symptoms:
 a 500 from a missing table is explained by the table, whatever else the API does.
@@ -30,6 +32,7 @@ REVISION_MISMATCH = "REVISION_MISMATCH"
 MIGRATION_NOT_APPLIED = "MIGRATION_NOT_APPLIED"
 SCHEMA_PARTIAL = "SCHEMA_PARTIAL"
 SCHEMA_DRIFT = "SCHEMA_DRIFT"
+PERMISSION_DENIED = "PERMISSION_DENIED"
 API_UNREACHABLE = "API_UNREACHABLE"
 AUTH_REJECTED = "AUTH_REJECTED"
 UNKNOWN_SERVER_ERROR = "UNKNOWN_SERVER_ERROR"
@@ -42,6 +45,7 @@ PRECEDENCE = (
     MIGRATION_NOT_APPLIED,
     SCHEMA_PARTIAL,
     SCHEMA_DRIFT,
+    PERMISSION_DENIED,
     API_UNREACHABLE,
     AUTH_REJECTED,
     UNKNOWN_SERVER_ERROR,
@@ -85,6 +89,7 @@ def remedy_for(
     affected: Sequence[str],
     migrations_flag: str = "",
     matching_revision: str | None = None,
+    grants: Sequence[str] = (),
 ) -> Remedy:
     """The remedy for ``verdict``; commands read DATABASE_URL and LUMIKU_TOKEN from the env."""
     m = migrations_flag
@@ -123,6 +128,13 @@ def remedy_for(
             "The tables differ from the models: list the differences and write a corrective "
             "revision (autogenerate compares the models with the revisions, not with this "
             "database, so it cannot see drift).",
+        )
+    if verdict == PERMISSION_DENIED:
+        return Remedy(
+            None,
+            " ".join(grants),
+            "The tables exist but the service's role may not use them: run this as the "
+            "tables' owner (psql), then call the endpoints again.",
         )
     if verdict == DATABASE_UNREACHABLE:
         return Remedy(

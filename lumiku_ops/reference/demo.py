@@ -21,6 +21,8 @@ from typing import Any
 
 from lumiku_ops.db.compare import compare_catalogs
 from lumiku_ops.db.embedded import start_embedded
+from lumiku_ops.errors import LumikuOpsError
+from lumiku_ops.incident.report import write_incident_report
 from lumiku_ops.migrate.revisions import copy_migrations
 from lumiku_ops.migrate.runner import upgrade_database
 from lumiku_ops.migrate.shadow import replay_migrations
@@ -53,6 +55,7 @@ class DemoResult:
     runs: list[RunbookRun] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    incident: Path | None = None
 
     @property
     def passed(self) -> bool:
@@ -81,6 +84,7 @@ class DemoResult:
             "runs": [run.to_dict() for run in self.runs],
             "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
             "error": self.error,
+            "incident": str(self.incident) if self.incident else None,
         }
 
 
@@ -150,7 +154,10 @@ def run_demo(
         )
         say(f"migrations: scratch copy without {MISSING_REVISION} at {scratch}")
         plan: list[tuple[str, dict[str, Any]]] = [
-            ("01_diagnose_500s", {"expected_verdict": "MIGRATION_NOT_CREATED"}),
+            (
+                "01_diagnose_500s",
+                {"expected_verdict": "MIGRATION_NOT_CREATED", "log_file": str(service.log_file)},
+            ),
             ("02_create_migration", {"message": "add_background_remover_models"}),
             ("03_apply_migration", {"dry_run": False, "confirm": True}),
             ("04_verify_endpoints", {"smoke_test": smoke_test}),
@@ -188,6 +195,13 @@ def run_demo(
         result.after = _statuses(project, service.base_url, token)
         for path, status in result.after.items():
             say(f"  after   {status}  GET {path}")
+        if result.runs:
+            try:
+                written = write_incident_report(replace(settings, token=token), result.report_dir)
+                result.incident = written.html
+                say(f"incident: {written.markdown}")
+            except LumikuOpsError as exc:  # the index still says what was found and done
+                say(f"incident report not written: {exc}")
     except Exception as exc:  # a report that says what broke beats a traceback
         result.error = redact(f"{type(exc).__name__}: {exc}", [token if "token" in dir() else None])
     finally:

@@ -56,6 +56,13 @@ def render_index(result: DemoResult) -> str:
         else "NOT equivalent to the committed 0002: " + e("; ".join(result.differences) or "n/a")
     )
     error = f"<p class='badge bad'>{e(result.error)}</p>" if result.error else ""
+    incident = (
+        f"<p><a href='{e(result.incident.name)}'><strong>Incident report</strong></a> "
+        f"(<a href='incident.md'>Markdown</a>): summary, evidence chain, timeline, fix, "
+        "verification, prevention.</p>"
+        if result.incident
+        else ""
+    )
     banner = "ALL CHECKS PASSED" if passed else "FAILED"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Incident replay: migration never created</title>
@@ -63,6 +70,7 @@ def render_index(result: DemoResult) -> str:
 <h1>Incident replay: the migration that was never created</h1>
 <p class="sub">Background Remover API, four tables in the models, no revision creating them.</p>
 <p><span class="badge {"ok" if passed else "bad"}">{banner}</span></p>
+{incident}
 {error}
 <h2>Verdict</h2>
 <p><span class="badge info">{e(result.verdict or "none")}</span>

@@ -12,7 +12,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lumiku_ops.durations import parse_duration
 from lumiku_ops.verify.endpoints import Check, Exchange, Verification, load_checks, probe
@@ -21,6 +21,9 @@ from lumiku_ops.migrate.apply import ApplyResult, apply_migrations
 from lumiku_ops.migrate.confirm import runbook_dry_run
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from lumiku_ops.diagnose.diagnosis import Diagnosis
 
 RECORD_MIMETYPE = "application/vnd.lumiku-ops.record+json"
 
@@ -45,6 +48,15 @@ def runbook_settings(
         project_dir=project_dir or None,
         api_url=api_url or None,
         migrations_dir=migrations_dir or None,
+    )
+
+
+def diagnose_step(settings: Settings, *, log_file: str = "", service_role: str = "") -> Diagnosis:
+    """The runbook's diagnosis; an empty ``log_file`` or ``service_role`` means "not given"."""
+    from lumiku_ops.diagnose.diagnosis import diagnose
+
+    return diagnose(
+        settings, log_files=[log_file] if log_file else [], service_role=service_role or None
     )
 
 

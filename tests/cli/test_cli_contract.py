@@ -100,3 +100,42 @@ def test_lint_passes_allow_destructive_and_range(monkeypatch: pytest.MonkeyPatch
     arguments = ["migrate", "lint", "--from", "0001", "--target", "0002", "--allow-destructive"]
     assert CliRunner().invoke(cli, arguments).exit_code == 0
     assert recorder.kwargs == {"target": "0002", "from_revision": "0001", "allow_destructive": True}
+
+
+def test_diagnose_passes_the_log_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lumiku_ops.cli import diagnose as diagnose_cli
+
+    diagnosis = Recorder(None)
+    diagnosis.result = type("D", (), {"verdict": "HEALTHY", "to_dict": lambda self: {}})()
+    monkeypatch.setattr(diagnose_cli, "run_diagnosis", diagnosis)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "diagnose", "--json", "--log", "a.log", "--log", "-", "--log-max-mib", "8",
+            "--since", "2h", "--service-role", "app_rw", "--endpoint", "/x",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert diagnosis.kwargs == {
+        "endpoints": ["/x"],
+        "log_files": ["a.log", "-"],
+        "log_max_mib": 8.0,
+        "since_s": 7200.0,
+        "service_role": "app_rw",
+    }
+
+
+def test_report_passes_its_folder_and_exits_3_when_not_verified(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from lumiku_ops.cli import report as report_cli
+    from lumiku_ops.incident.report import IncidentReport
+
+    written = IncidentReport(tmp_path / "incident.md", tmp_path / "incident.html", "X", None, [])
+    recorder = Recorder(written)
+    monkeypatch.setattr(report_cli, "write_incident_report", recorder)
+    from lumiku_ops.cli import main
+
+    assert main(["report", str(tmp_path), "--json"]) == 3  # no verification recorded
+    (settings, folder) = recorder.args
+    assert isinstance(settings, Settings) and folder == tmp_path

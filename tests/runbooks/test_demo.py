@@ -16,9 +16,10 @@ pytestmark = [pytest.mark.slow]
 
 def test_demo_replays_and_fixes_the_incident(tmp_path: Path) -> None:
     data_dir = tmp_path / "pgdata"
+    jwt_secret = "demo-test-" + "s" * 30 + "-7d1e"
     result = lumiku(
         "demo", "--no-smoke-test", "--reports", str(tmp_path / "reports"),
-        LUMIKU_DATA_DIR=str(data_dir), timeout=600,
+        LUMIKU_DATA_DIR=str(data_dir), LUMIKU_JWT_SECRET=jwt_secret, timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ALL CHECKS PASSED" in result.stdout
@@ -33,6 +34,29 @@ def test_demo_replays_and_fixes_the_incident(tmp_path: Path) -> None:
     for name in ("01_diagnose_500s", "02_create_migration", "03_apply_migration", "04_verify_endpoints"):
         assert (index.parent / f"{name}.html").exists()
         assert (index.parent / f"{name}.code.html").exists()
+    # The incident report: written, linked first, and saying what happened without a secret.
+    assert re.findall(r"href='([^']+)'", page)[0] == "incident.html"
+    incident = (index.parent / "incident.md").read_text()
+    assert incident.startswith("# Incident report: MIGRATION_NOT_CREATED\n")
+    assert "- revision `0002` (after `0001`)" in incident
+    assert "- **Status:** fixed and verified." in incident
+    for path in ("subscription", "jobs", "stats"):
+        assert f"| `GET /api/background-remover/{path}` | 500 | 200 |" in incident
+    assert "| `GET /api/apps` | 200 | not checked |" in incident
+    chain = incident.split("## Evidence chain")[1].split("## ")[0]
+    assert chain.count("| 42P01 undefined_table: relation") == 3
+    assert chain.count("| no revision (none) |") == 3
+    assert re.search(r"applied \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC by `", incident)
+    # The demo's own "before" probes failed first: the timeline starts with them, not with 01.
+    timeline = incident.split("## Root-cause timeline")[1].split("## ")[0]
+    first = re.findall(r"^\| [^|]+ \| (.+?) \|$", timeline, re.MULTILINE)[1]  # [0]: header
+    assert first == "first logged 5xx of the 6 the chain explains", timeline
+    html_report = (index.parent / "incident.html").read_text()
+    assert "<h2>Evidence chain</h2>" in html_report and "<table>" in html_report
+    for text in (incident, html_report):
+        assert jwt_secret not in text
+        assert "eyJ" not in text  # no JWT, the demo's token included
+        assert re.search(r"Bearer (?!\*\*\*)", text) is None
     # Stopping it leaves nothing behind: no server on its data directory, no service.
     leftovers = [
         p.info for p in psutil.process_iter(["cmdline"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from lumiku_ops.runbooks.run import run_runbook
+from tests.utils.cli import lumiku
 from tests.conftest import JWT_SECRET
 from tests.utils.db import connect, upgrade
 from tests.utils.factories import user_with_token
@@ -58,9 +60,21 @@ def revision_of(url: str) -> str | None:
 
 def test_the_four_runbooks_fix_the_incident(incident: Incident, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    diagnosed = run_runbook("01_diagnose_500s", parameters={"expected_verdict": "MIGRATION_NOT_CREATED"}, out_dir=out)
+    log_file = str(incident.service.log_file)
+    diagnosed = run_runbook(
+        "01_diagnose_500s",
+        parameters={"expected_verdict": "MIGRATION_NOT_CREATED", "log_file": log_file},
+        out_dir=out,
+    )
     assert diagnosed.passed, diagnosed.error
     assert diagnosed.recorded["verdict"] == "MIGRATION_NOT_CREATED"
+    chain = diagnosed.recorded["log_chain"]
+    assert sorted(row["request"] for row in chain) == [
+        "GET /api/background-remover/jobs",
+        "GET /api/background-remover/stats",
+        "GET /api/background-remover/subscription",
+    ]
+    assert {(row["sqlstate"], row["revision_state"]) for row in chain} == {("42P01", "none")}
     assert diagnosed.recorded["http_statuses"]["/api/background-remover/jobs"] == 500
     assert diagnosed.recorded["remedy"]["runbook"] == "02_create_migration"
 
@@ -79,15 +93,32 @@ def test_the_four_runbooks_fix_the_incident(incident: Incident, tmp_path: Path) 
     assert applied.recorded["outcome"] == "applied"
     assert applied.recorded["schema_passed"] is True and applied.recorded["ready_status"] == 200
     assert revision_of(incident.database_url) == "0002"
+    (audit,) = applied.recorded["audit"]
+    assert (audit["action"], audit["from_revision"], audit["to_revision"]) == ("apply", "0001", "0002")
+    assert audit["outcome"] == "applied" and audit["db_user"]
 
     verified = run_runbook("04_verify_endpoints", parameters={"deadline": "10s"}, out_dir=out)
     assert verified.passed, verified.error
     assert verified.recorded["passed"] is True
     assert [c["status"] for c in verified.recorded["checks"]] == [200, 200, 200]
 
+    # The incident report, from the executed runbooks in ``out`` (the dry run is elsewhere).
+    written = lumiku(
+        "report", str(out), "--json",
+        LUMIKU_TOKEN=incident.token, DATABASE_URL=incident.database_url,
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    summary = json.loads(written.stdout)
+    assert (summary["verdict"], summary["revision"], summary["fixed"]) == ("MIGRATION_NOT_CREATED", "0002", True)
+    assert summary["runbooks"] == ["01_diagnose_500s", "02_create_migration", "03_apply_migration", "04_verify_endpoints"]
+    assert summary["time_to_fix_s"] > 0
+    report = (out / "incident.md").read_text()
+    assert f"by `{audit['os_user']}` (database role `{audit['db_user']}`)" in report
+    assert 'CREATE TABLE "BackgroundRemovalJob"' in report
+
     # No secret in any executed notebook or report.
-    files = list(out.rglob("*.ipynb")) + list(out.rglob("*.html"))
-    assert len(files) == 15
+    files = list(out.rglob("*.ipynb")) + list(out.rglob("*.html")) + [out / "incident.md"]
+    assert len(files) == 17
     for path in files:
         content = path.read_text()
         assert incident.token not in content, path

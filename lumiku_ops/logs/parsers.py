@@ -1,0 +1,249 @@
+"""From log lines to ``LogEvent``s: the reference service's JSON lines, PostgreSQL's own
+server log (its default ``%m [%p] `` prefix, ``%u@%d``, verbose SQLSTATEs, ``jsonlog``) and
+any plain text that quotes a PostgreSQL error message.
+
+The service logs a 500 as two JSON records sharing a request id: ``unhandled error``
+(``sqlstate``, the traceback in ``exc_info``) and ``request`` (``status``). They are merged
+by request id. PostgreSQL's messages name the object in a fixed shape per SQLSTATE, which
+is how a message without a SQLSTATE (a plain-text log) still gets one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_EVENTS = 1000  # the newest; a log with more distinct failing requests repeats itself
+
+# SQLSTATE -> the message shapes that name its object (PostgreSQL 12-17 wording).
+MESSAGES: dict[str, list[re.Pattern[str]]] = {
+    # 'column "c" of relation "t" does not exist' is 42703, not a missing relation.
+    "42P01": [re.compile(r'(?<!of )relation "(?P<object>[^"]+)" does not exist')],
+    "42703": [
+        re.compile(r'column "(?P<column>[^"]+)" of relation "(?P<table>[^"]+)" does not exist'),
+        re.compile(r'column "?(?P<table>[^".\s]+)\.(?P<column>[^"\s]+?)"? does not exist'),
+        re.compile(r'column "(?P<column>[^"]+)" does not exist'),
+    ],
+    "42501": [
+        re.compile(
+            r"permission denied for (?P<kind>table|relation|view|sequence|schema|function)"
+            r' "?(?P<object>[^"\s]+)"?'
+        )
+    ],
+    "3F000": [re.compile(r'schema "(?P<object>[^"]+)" does not exist')],
+    "42883": [re.compile(r"(?P<kind>function|operator) (?P<object>\S+?\([^)]*\)) does not exist")],
+}
+SQLSTATE_NAMES = {
+    "42P01": "undefined_table",
+    "42703": "undefined_column",
+    "42501": "insufficient_privilege",
+    "3F000": "invalid_schema_name",
+    "42883": "undefined_function",
+}
+_DRIVER_LINE = re.compile(r"psycopg2?\.errors\.\w+: (?P<message>[^\n]+)")
+_SQL = re.compile(r"\[SQL: (?P<sql>[^\]]{0,2000})")
+_PG_PREFIX = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)"
+    r"(?: (?P<tz>[A-Z]{2,5}|[+-]\d\d(?::?\d\d)?))?"
+    r"(?P<rest>.*)$"
+)
+_PG_ERROR = re.compile(
+    r"(?:^|\s)(?:(?P<user>[\w$-]+)@(?P<db>[\w$-]+) )?(?:\[?(?P<state1>[0-9A-Z]{5})\]? )?"
+    r"(?P<severity>ERROR|FATAL):\s+(?:(?P<state2>[0-9A-Z]{5}): )?(?P<message>.+)$"
+)
+_PG_USER = re.compile(r"\buser=(?P<user>[\w$-]+)")
+_PG_STATEMENT = re.compile(r"\bSTATEMENT:\s+(?P<sql>.+)$")
+_JSON_HINTS = ('"sqlstate"', '"status": 5', '"status":5', '"state_code"', "exc_info")
+_TEXT_HINTS = ("ERROR", "FATAL", "does not exist", "permission denied", "STATEMENT:")
+
+
+@dataclass
+class LogEvent:
+    """One failing request (or one PostgreSQL error line) as the log tells it."""
+
+    source: str  # "service" (JSON lines), "postgres" (server log), "text"
+    line: int
+    time: datetime | None = None
+    request_id: str | None = None
+    method: str | None = None
+    path: str | None = None
+    status: int | None = None
+    sqlstate: str | None = None
+    message: str | None = None
+    role: str | None = None
+    statement: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_error(self) -> bool:
+        """A 5xx, or a database error whatever the status."""
+        return (self.status is not None and self.status >= 500) or self.sqlstate is not None
+
+    @property
+    def verb(self) -> str | None:
+        """The SQL statement's first keyword (the privilege a 42501 was refused)."""
+        if not self.statement:
+            return None
+        words = self.statement.strip().split(None, 1)
+        return words[0].upper() if words else None
+
+
+def match_message(message: str, sqlstate: str | None = None) -> tuple[str | None, dict[str, str]]:
+    """The SQLSTATE (given, or inferred from the wording) and the objects the message names."""
+    states = [sqlstate] if sqlstate in MESSAGES else list(MESSAGES)
+    for state in states:
+        for pattern in MESSAGES[state or ""]:
+            found = pattern.search(message)
+            if found:
+                return state, {k: v for k, v in found.groupdict().items() if v}
+    return sqlstate, {}
+
+
+def parse_time(text: str | None, tz: str | None = None) -> datetime | None:
+    """An ISO-like timestamp (``+0000``, ``+00:00``, ``Z`` or a zone name taken as UTC)."""
+    if not text:
+        return None
+    value = text.strip().replace(" ", "T", 1)
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    if re.search(r"[+-]\d{4}$", value):
+        value = value[:-2] + ":" + value[-2:]
+    if tz and tz[0] in "+-":
+        value += tz if ":" in tz or len(tz) == 3 else tz[:3] + ":" + tz[3:]
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class LogParser:
+    """Feed lines one at a time; ``events()`` gives the errors, newest ``MAX_EVENTS`` kept."""
+
+    def __init__(self) -> None:
+        self._events: OrderedDict[str, LogEvent] = OrderedDict()
+        self._last_postgres: LogEvent | None = None
+        self.lines = 0
+
+    def feed(self, line: str) -> None:
+        """Parse one line (without its newline)."""
+        self.lines += 1
+        stripped = line.strip()
+        if not stripped:
+            return
+        if stripped.startswith("{") and any(hint in stripped for hint in _JSON_HINTS):
+            try:
+                record = json.loads(stripped)
+            except ValueError:
+                record = None
+            if isinstance(record, dict):
+                self._json(record)
+                return
+        if any(hint in stripped for hint in _TEXT_HINTS):
+            self._text(stripped)
+
+    def events(self) -> list[LogEvent]:
+        """The errors read so far, oldest first."""
+        return [event for event in self._events.values() if event.is_error]
+
+    def _keep(self, key: str, event: LogEvent) -> LogEvent:
+        kept = self._events.get(key)
+        if kept is None:
+            self._events[key] = kept = event
+            while len(self._events) > MAX_EVENTS:
+                self._events.popitem(last=False)
+        return kept
+
+    def _json(self, record: dict[str, Any]) -> None:
+        if "state_code" in record or "error_severity" in record:  # PostgreSQL's jsonlog
+            self._postgres(
+                record.get("timestamp"),
+                None,
+                str(record.get("state_code") or "") or None,
+                str(record.get("message") or ""),
+                record.get("user"),
+                record.get("statement"),
+            )
+            return
+        request_id = record.get("request_id")
+        key = f"request:{request_id}" if request_id else f"line:{self.lines}"
+        event = self._keep(key, LogEvent(source="service", line=self.lines))
+        event.request_id = event.request_id or (str(request_id) if request_id else None)
+        event.time = event.time or parse_time(str(record.get("time") or "") or None)
+        event.method = event.method or _str(record.get("method"))
+        event.path = event.path or _str(record.get("path"))
+        if isinstance(record.get("status"), int):
+            event.status = record["status"]
+        trace = str(record.get("exc_info") or "")
+        state = _str(record.get("sqlstate"))
+        driver = _DRIVER_LINE.search(trace)
+        message = driver.group("message").strip() if driver else None
+        if state or message:
+            event.sqlstate, event.fields = match_message(message or "", state)
+            event.message = message
+            sql = _SQL.search(trace)
+            event.statement = sql.group("sql").strip() if sql else None
+
+    def _text(self, line: str) -> None:
+        statement = _PG_STATEMENT.search(line)
+        if statement and self._last_postgres is not None:
+            if self._last_postgres.statement is None:
+                self._last_postgres.statement = statement.group("sql")
+            return
+        prefix = _PG_PREFIX.match(line)
+        body = prefix.group("rest") if prefix else line
+        error = _PG_ERROR.search(body)
+        if error:
+            user = error.group("user") or _group(_PG_USER.search(body), "user")
+            self._postgres(
+                prefix.group("time") if prefix else None,
+                prefix.group("tz") if prefix else None,
+                error.group("state2") or error.group("state1"),
+                error.group("message"),
+                user,
+                None,
+                source="postgres" if prefix else "text",
+            )
+            return
+        driver = _DRIVER_LINE.search(line)
+        state, fields = match_message(driver.group("message") if driver else line)
+        if state:
+            event = self._keep(f"line:{self.lines}", LogEvent(source="text", line=self.lines))
+            event.sqlstate, event.fields = state, fields
+            event.message = (driver.group("message") if driver else line)[:500]
+            event.time = parse_time(_group(_PG_PREFIX.match(line), "time"))
+
+    def _postgres(
+        self,
+        time: Any,
+        tz: str | None,
+        state: str | None,
+        message: str,
+        user: Any,
+        statement: Any,
+        *,
+        source: str = "postgres",
+    ) -> None:
+        message = re.sub(r" at character \d+$", "", message.strip())
+        found_state, fields = match_message(message, state)
+        if not found_state:
+            self._last_postgres = None
+            return
+        event = self._keep(f"line:{self.lines}", LogEvent(source=source, line=self.lines))
+        event.time = parse_time(str(time) if time else None, tz)
+        event.sqlstate, event.fields, event.message = found_state, fields, message[:500]
+        event.role = str(user) if user else None
+        event.statement = str(statement) if statement else None
+        self._last_postgres = event
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _group(match: re.Match[str] | None, name: str) -> str | None:
+    return match.group(name) if match else None

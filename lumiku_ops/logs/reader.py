@@ -1,0 +1,83 @@
+"""Bounded reading: the tail of a log, line by line, whatever its size or its bytes.
+
+A production log can be many GiB: only its last ``max_bytes`` are read, by seeking, and
+never more than one line (itself capped at ``MAX_LINE_BYTES``) is held at a time. Bytes
+that are not UTF-8 are replaced, NUL bytes dropped, and a truncated last line is still
+read, so a log that is being written or was cut short is evidence too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from lumiku_ops.errors import ConfigError
+
+STDIN = "-"
+MIB = 1024 * 1024
+DEFAULT_MAX_MIB = 64
+MAX_LINE_BYTES = MIB  # a traceback line is ~10 KiB; longer lines keep their first MiB
+_CHUNK = 64 * 1024
+
+
+def check_readable(source: str) -> None:
+    """Raise ``ConfigError`` now, before any work, when ``source`` cannot be read."""
+    if source == STDIN:
+        return
+    path = Path(source)
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read log file {source}: {exc.strerror or exc}; "
+            "give a readable file, or - for standard input"
+        ) from None
+    if path.is_dir():
+        raise ConfigError(f"cannot read log file {source}: it is a folder")
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    while True:
+        line = stream.readline(MAX_LINE_BYTES)
+        if not line:
+            return
+        if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+            # Skip the rest of an overlong line without holding it.
+            while True:
+                rest = stream.readline(_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield line
+
+
+def _decode(line: bytes) -> str:
+    return line.replace(b"\x00", b"").decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def read_lines(source: str, *, max_bytes: int = DEFAULT_MAX_MIB * MIB) -> Iterator[str]:
+    """The lines of the last ``max_bytes`` of ``source`` (a path, or ``-`` for stdin).
+
+    Raises:
+        ConfigError: the file cannot be opened.
+    """
+    if source == STDIN:
+        # A pipe cannot seek: every line streams through, one at a time.
+        for line in _lines(sys.stdin.buffer):
+            yield _decode(line)
+        return
+    check_readable(source)
+    with open(source, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        start = max(0, size - max_bytes)
+        if start:
+            stream.seek(start - 1)
+            # Unless the window starts exactly on a line, its first line is a fragment.
+            if stream.read(1) != b"\n":
+                for _ in _lines(stream):
+                    break
+        for line in _lines(stream):
+            yield _decode(line)
