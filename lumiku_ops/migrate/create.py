@@ -18,11 +18,12 @@ from alembic.operations.ops import MigrationScript
 
 from lumiku_ops.db.catalog import TableCatalog
 from lumiku_ops.db.compare import compare_table
+from lumiku_ops.db.scratch import shadow_database
 from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import next_revision_id
 from lumiku_ops.migrate.runner import offline_sql, script_directory
-from lumiku_ops.migrate.shadow import replay_and_models, shadow_database
+from lumiku_ops.migrate.shadow import replay_and_models
 from lumiku_ops.settings import Settings
 
 _MESSAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,59}$")

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 
 START_SHADOW = """
-from lumiku_ops.migrate.shadow import shadow_server
+from lumiku_ops.db.scratch import shadow_server
 print(shadow_server().data_dir, flush=True)
 import time
 time.sleep(60)

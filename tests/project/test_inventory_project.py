@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lumiku_ops.migrate.shadow import shadow_database
+from lumiku_ops.db.scratch import shadow_database
 from tests.project.conftest import (
     ENDPOINTS,
     FIRST,
