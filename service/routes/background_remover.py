@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import Select, func, select, tuple_
 
 from service.auth import Caller, DbSession
@@ -91,7 +92,7 @@ def list_jobs(
         str | None,
         Query(max_length=200, description="The nextCursor of the previous page."),
     ] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The caller's single (non-batch) jobs, newest first, at most 50 per page.
 
     Without parameters this is the original's list. When more jobs follow, the body also
@@ -110,7 +111,9 @@ def list_jobs(
     if len(rows) > limit:
         last = rows[limit - 1]
         body["nextCursor"] = encode_cursor(last["createdAt"], last["id"])
-    return body
+    # Already plain JSON types: FastAPI's jsonable_encoder would walk every value of the
+    # fifty rows again (about a third of this endpoint's time under a profiler).
+    return JSONResponse(body)
 
 
 @router.get(
