@@ -228,8 +228,11 @@ def libpq_dsn(url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=1000, help="users (default 1000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--users", type=int, default=1000, help="users")
     parser.add_argument("--jobs", type=int, default=1_000_000, help="job rows in all")
     parser.add_argument(
         "--heavy-jobs", type=int, default=100_000, help="job rows of the measured user"

@@ -217,7 +217,10 @@ def libpq_dsn(url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--rate", type=float, default=200, help="requests per second in all")
     parser.add_argument(
         "--settle", type=float, default=8, help="seconds of load before and after each apply"
