@@ -3,7 +3,8 @@
 Safety, in the order it is enforced:
 1. a database not on this machine needs ``confirm`` (dry runs excepted);
 2. a PostgreSQL advisory lock: a second operator fails fast (or waits, with ``wait``);
-3. ``lock_timeout`` and ``statement_timeout`` for the migration's transaction;
+3. ``lock_timeout`` from the first read of ``alembic_version`` on, and
+   ``statement_timeout`` for the migration's transaction;
 4. the whole range runs in ONE transaction (PostgreSQL DDL is transactional): an error,
    a timeout or a killed process leaves the old revision and nothing half-created;
 5. a dry run does all of it, reports what changed, and rolls back;
@@ -124,8 +125,21 @@ def _run(
             connection.commit()
         acquire_migration_lock(connection, wait=wait)
         try:
-            with connection.begin():
-                current = read_recorded_revision(connection)[1]
+            # From here on every statement, the first read of alembic_version included,
+            # gives up after lock_timeout: a session holding a lock on the version table
+            # must not keep the apply queued (and every later query behind it) for ever.
+            connection.execute(text(f"SET lock_timeout = '{postgres_interval(lock_timeout_s)}'"))
+            connection.commit()
+            try:
+                with connection.begin():
+                    current = read_recorded_revision(connection)[1]
+            except DBAPIError as exc:
+                reason = _explain(exc, lock_timeout_s, statement_timeout_s)
+                if not dry_run:
+                    _audit(connection, action, None, None, "failed", reason, started)
+                raise MigrationError(
+                    f"{action} failed before reading the current revision: {reason}"
+                ) from None
             revisions, target = plan(connection, current)
             result = ApplyResult(action, "noop", mask_url(url), current, current, revisions)
             if not revisions:

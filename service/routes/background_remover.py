@@ -6,13 +6,17 @@ A missing table is not caught here: it becomes a logged 500 with a request id, a
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from sqlalchemy import func, select
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import Select, func, select, tuple_
 
 from service.auth import Caller, DbSession
+from service.errors import ApiError
 from service.models import (
     BackgroundRemovalBatch,
     BackgroundRemovalJob,
@@ -25,7 +29,7 @@ from service.schemas import (
     SubscriptionResponse,
     error_responses,
 )
-from service.serializers import row_to_dict
+from service.serializers import iso_millis, row_to_dict
 
 router = APIRouter(prefix="/api/background-remover")
 
@@ -37,6 +41,41 @@ def today_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
+JOB = BackgroundRemovalJob.__table__
+INVALID_CURSOR = "Invalid cursor"
+
+
+def encode_cursor(created_at: datetime, job_id: str) -> str:
+    """An opaque cursor for the position just after the job (``createdAt``, ``id``)."""
+    raw = f"{created_at.isoformat(timespec='microseconds')}|{job_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor names; ``ApiError(400)`` for anything this service did not write."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, job_id = raw.split("|", 1)
+        created_at = datetime.fromisoformat(stamp)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ApiError(400, INVALID_CURSOR) from None
+    if created_at.tzinfo is not None or not job_id or "\x00" in job_id:
+        raise ApiError(400, INVALID_CURSOR)
+    return created_at, job_id
+
+
+def single_jobs_query(user_id: str, limit: int, after: tuple[datetime, str] | None) -> Select[Any]:
+    """The caller's single jobs, newest first (ties by id), after ``after``; ``limit`` rows.
+
+    ``BackgroundRemovalJob_userId_createdAt_id_idx`` answers it in index order, so a
+    page costs the same whether the user has fifty jobs or a million.
+    """
+    query = select(JOB).where(JOB.c.userId == user_id, JOB.c.batchId.is_(None))
+    if after is not None:
+        query = query.where(tuple_(JOB.c.createdAt, JOB.c.id) < tuple_(*after))
+    return query.order_by(JOB.c.createdAt.desc(), JOB.c.id.desc()).limit(limit)
+
+
 @router.get(
     "/jobs",
     response_model=None,
@@ -45,15 +84,36 @@ def today_utc() -> str:
         **error_responses({}),
     },
 )
-def list_jobs(user: Caller, session: DbSession) -> dict[str, Any]:
-    """The caller's single (non-batch) jobs, newest first, at most 50."""
-    rows = session.scalars(
-        select(BackgroundRemovalJob)
-        .where(BackgroundRemovalJob.userId == user.id, BackgroundRemovalJob.batchId.is_(None))
-        .order_by(BackgroundRemovalJob.createdAt.desc())
-        .limit(JOBS_LIMIT)
-    ).all()
-    return {"jobs": [row_to_dict(row) for row in rows]}
+def list_jobs(
+    user: Caller,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=JOBS_LIMIT, description="Jobs per page.")] = JOBS_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="The nextCursor of the previous page."),
+    ] = None,
+) -> JSONResponse:
+    """The caller's single (non-batch) jobs, newest first, at most 50 per page.
+
+    Without parameters this is the original's list. When more jobs follow, the body also
+    carries ``nextCursor``: pass it as ``cursor`` for the next page.
+    """
+    after = decode_cursor(cursor) if cursor is not None else None
+    rows = session.execute(single_jobs_query(user.id, limit + 1, after)).mappings().all()
+    jobs = [
+        {
+            key: iso_millis(value) if isinstance(value, datetime) else value
+            for key, value in row.items()
+        }
+        for row in rows[:limit]
+    ]
+    body: dict[str, Any] = {"jobs": jobs}
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        body["nextCursor"] = encode_cursor(last["createdAt"], last["id"])
+    # Already plain JSON types: FastAPI's jsonable_encoder would walk every value of the
+    # fifty rows again (about a third of this endpoint's time under a profiler).
+    return JSONResponse(body)
 
 
 @router.get(
@@ -85,6 +145,31 @@ def get_subscription(user: Caller, session: DbSession) -> dict[str, Any]:
     return {"subscription": body}
 
 
+def stats_query(user_id: str) -> Select[Any]:
+    """One statement (three scalar subqueries) for ``/stats``: one round trip, not three.
+
+    The single-job count reads ``BackgroundRemovalJob_userId_createdAt_id_idx``.
+    """
+    singles = (
+        select(func.count())
+        .select_from(JOB)
+        .where(JOB.c.userId == user_id, JOB.c.batchId.is_(None))
+        .scalar_subquery()
+    )
+    batches = (
+        select(func.count())
+        .select_from(BackgroundRemovalBatch)
+        .where(BackgroundRemovalBatch.userId == user_id)
+        .scalar_subquery()
+    )
+    plan = (
+        select(BackgroundRemoverSubscription.plan)
+        .where(BackgroundRemoverSubscription.userId == user_id)
+        .scalar_subquery()
+    )
+    return select(singles, batches, plan)
+
+
 @router.get(
     "/stats",
     response_model=None,
@@ -95,26 +180,12 @@ def get_subscription(user: Caller, session: DbSession) -> dict[str, Any]:
 )
 def get_stats(user: Caller, session: DbSession) -> dict[str, Any]:
     """Counts of single jobs and batches, and the plan; database errors are 500s."""
-    singles = session.scalar(
-        select(func.count())
-        .select_from(BackgroundRemovalJob)
-        .where(BackgroundRemovalJob.userId == user.id, BackgroundRemovalJob.batchId.is_(None))
-    )
-    batches = session.scalar(
-        select(func.count())
-        .select_from(BackgroundRemovalBatch)
-        .where(BackgroundRemovalBatch.userId == user.id)
-    )
-    plan = session.scalar(
-        select(BackgroundRemoverSubscription.plan).where(
-            BackgroundRemoverSubscription.userId == user.id
-        )
-    )
+    row = session.execute(stats_query(user.id)).one()
     return {
         "stats": {
-            "totalSingleRemovals": singles or 0,
-            "totalBatches": batches or 0,
-            "hasSubscription": plan is not None,
-            "plan": plan,
+            "totalSingleRemovals": row[0] or 0,
+            "totalBatches": row[1] or 0,
+            "hasSubscription": row[2] is not None,
+            "plan": row[2],
         }
     }

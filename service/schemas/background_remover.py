@@ -54,9 +54,13 @@ class JobResponse(Closed):
 
 
 class JobListResponse(Closed):
-    """``GET /jobs``: the caller's single jobs, newest first, at most 50."""
+    """``GET /jobs``: the caller's single jobs, newest first, at most 50 per page."""
 
     jobs: list[Job]
+    nextCursor: str | None = Field(
+        default=None,
+        description="Present only when more jobs follow: the cursor parameter of the next page.",
+    )
 
 
 class BatchStarted(Closed):

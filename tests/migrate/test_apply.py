@@ -173,6 +173,25 @@ def test_a_busy_table_times_out_cleanly_and_is_audited(fresh_db: str, tmp_path: 
     assert status["audit"][0]["outcome"] == "failed"
 
 
+def test_a_locked_version_table_times_out_instead_of_waiting_for_ever(fresh_db: str) -> None:
+    """Found by bench/migrate_under_load.py: the first read of alembic_version had no
+    lock timeout, so an apply behind a lock on it waited until the lock went away."""
+    upgrade(fresh_db, "0001")
+    with connect(fresh_db) as holder:
+        holder.execute(text("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE"))
+        # Well above the lock timeout: a hang fails the test instead of blocking the run.
+        result = lumiku(
+            "migrate", "apply", "--database-url", fresh_db, "--lock-timeout", "500ms", timeout=60
+        )
+    assert result.returncode == 1
+    assert "--lock-timeout (0.5s)" in result.stderr and "nothing was changed" in result.stderr
+    assert revision_of(fresh_db) == "0001"
+    audit = json.loads(lumiku("migrate", "status", "--database-url", fresh_db, "--json").stdout)[
+        "audit"
+    ]
+    assert audit[0]["outcome"] == "failed"
+
+
 def test_rollback_goes_back_one_revision(fresh_db: str) -> None:
     upgrade(fresh_db, "head")
     result = rollback_migrations(load_settings(database_url=fresh_db))
