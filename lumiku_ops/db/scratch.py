@@ -18,6 +18,7 @@ from lumiku_ops.db.embedded import EmbeddedPostgres, start_embedded
 from lumiku_ops.db.reaper import start_reaper
 from lumiku_ops.errors import ShadowReplayError
 from lumiku_ops.redaction import mask_url
+from lumiku_ops.settings import Settings
 
 SHADOW_PREFIX = "lumiku_shadow_"
 # A replay takes seconds; a scratch database this old with nobody connected was abandoned.
@@ -126,3 +127,18 @@ def _scratch_embedded() -> Iterator[str]:
         yield server.url(name)
     finally:
         server.drop_database(name)
+
+
+def scratch_server_url(settings: Settings) -> str | None:
+    """Where scratch databases go: ``shadow_url`` if configured; else, when the target is
+    the project's own embedded server, that server (it is running already, and a second
+    one costs an ``initdb``); else ``None``, a throwaway embedded server."""
+    configured = settings.effective_shadow_url
+    if configured:
+        return configured
+    pgdata = settings.lumiku_dir / "pgdata"
+    if settings.database_url is not None:
+        host = make_url(settings.database_url).query.get("host")
+        if host != str(pgdata):
+            return None
+    return start_embedded(pgdata, database=None).url("postgres")

@@ -18,7 +18,7 @@ from alembic.operations.ops import MigrationScript
 
 from lumiku_ops.db.catalog import TableCatalog
 from lumiku_ops.db.compare import compare_table
-from lumiku_ops.db.scratch import shadow_database
+from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import next_revision_id
@@ -127,7 +127,7 @@ def create_migration(
             empty.append(True)
             directives[:] = []  # write no file
 
-    with shadow_database(settings.effective_shadow_url) as connection:
+    with shadow_database(scratch_server_url(settings)) as connection:
         with connection.begin():
             runner.upgrade(project, connection, "heads")
         # Alembic's post-write hooks print progress straight to stdout; keep --json clean.

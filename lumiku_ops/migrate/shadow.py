@@ -22,7 +22,7 @@ from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
-from lumiku_ops.db.scratch import shadow_database
+from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import fingerprint, list_revisions
@@ -226,7 +226,7 @@ def replay_and_models(
 ) -> tuple[MigrationReplay, TableCatalog]:
     """The settings' project replayed, and its models' catalog, on the configured shadow."""
     project = settings.project
-    shadow_url = settings.effective_shadow_url
+    shadow_url = scratch_server_url(settings)
     cache = cache_dir or settings.cache_dir
     replay = replay_migrations(project, shadow_url=shadow_url, cache_dir=cache)
     models = model_catalog(
