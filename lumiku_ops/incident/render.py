@@ -44,9 +44,10 @@ def after_statuses(incident: IncidentFolder) -> dict[str, int | None]:
     """Each endpoint's status in the final verification (runbook 04's checks)."""
     statuses: dict[str, int | None] = {}
     for check in incident.recorded("04_verify_endpoints").get("checks", []):
-        path = check.get("check", {}).get("path")
+        # Verification.outcomes(): each check's path and the status it got.
+        path = check.get("path")
         if path:
-            statuses[path] = (check.get("exchange") or {}).get("status")
+            statuses[path] = check.get("status")
     return statuses
 
 
