@@ -151,9 +151,10 @@ def test_a_missing_file_or_a_folder_is_a_config_error(tmp_path: Path) -> None:
 READ_GIB = """
 import resource, sys
 from lumiku_ops.logs.linking import read_log_events
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 events, lines = read_log_events([sys.argv[1]], max_bytes=int(sys.argv[2]))
 print(len(events), lines, events[-1].path, events[-1].sqlstate,
-      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, before)
 """
 
 
@@ -173,9 +174,13 @@ def test_a_1_gib_log_is_read_within_bounded_memory(tmp_path: Path) -> None:
             [sys.executable, "-c", READ_GIB, str(log), str(2048 * MIB)],
             capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, check=True,
         )  # fmt: skip
-        count, lines, path, state, max_rss_kib = out.stdout.split()
+        count, lines, path, state, added_kib, imports_kib = out.stdout.split()
         assert (count, path, state) == ("1", REQUEST["path"], "42P01")
         assert int(lines) > 1024  # the NUL megabytes were read as lines, then the records
-        assert int(max_rss_kib) < 200 * 1024, f"peak RSS {int(max_rss_kib) // 1024} MiB"
+        # What reading added to the peak, beyond the interpreter and its imports (which
+        # vary with the machine): a whole-file read would add about a GiB; one run on a
+        # loaded machine once peaked 165 MiB above its imports, hence the margin.
+        added, imports = int(added_kib) // 1024, int(imports_kib) // 1024
+        assert added < 256, f"reading 1 GiB added {added} MiB to a {imports} MiB process"
     finally:
         log.unlink()
