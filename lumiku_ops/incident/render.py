@@ -230,8 +230,10 @@ def format_incident(incident: IncidentFolder, *, generated: datetime) -> str:
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 64rem; color: #222; }
 table { border-collapse: collapse; margin: .5rem 0 1.5rem; width: 100%; }
-th, td { border-bottom: 1px solid #ddd; padding: .35rem .6rem; text-align: left; }
-th { background: #f5f5f5; } code { background: #f3f3f3; padding: 0 .25rem; }
+th, td { border-bottom: 1px solid #ddd; padding: .35rem .6rem; text-align: left;
+         overflow-wrap: anywhere; }
+th { background: #f5f5f5; overflow-wrap: normal; white-space: nowrap; }
+code { background: #f3f3f3; padding: 0 .25rem; }
 pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; }
 """
 
