@@ -34,9 +34,6 @@ import secrets
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +44,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench_db import bench_database  # noqa: E402
+
 from bench.loadgen import Sample, format_table, percentile, run_locust  # noqa: E402
-from lumiku_ops.db.embedded import start_embedded  # noqa: E402
 from lumiku_ops.migrate.runner import upgrade_database  # noqa: E402
 from lumiku_ops.project import load_project  # noqa: E402
 from lumiku_ops.reference.service_process import start_service_process  # noqa: E402
@@ -133,32 +131,6 @@ def generate_sql(users: int, jobs: int, heavy: int) -> list[str]:
             FROM bench_jobs""",
         "DROP TABLE bench_jobs",
     ]
-
-
-@contextmanager
-def bench_database(server_url: str | None) -> Iterator[str]:
-    """A new, empty database (on ``server_url``'s server, or a throwaway embedded one)."""
-    name = f"lumiku_bench_{uuid.uuid4().hex[:10]}"
-    if server_url is None:
-        folder = Path(tempfile.mkdtemp(prefix="lumiku-bench-"))
-        embedded = start_embedded(folder / "pgdata", cleanup="delete", database=None)
-        embedded.create_database(name)
-        try:
-            yield embedded.url(name)
-        finally:
-            embedded.drop_database(name)
-        return
-    admin = create_engine(server_url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def fill(url: str, users: int, jobs: int, heavy: int) -> list[str]:
