@@ -5,22 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import sessionmaker
 
 from service.body_limit import BodyLimitMiddleware
-from service.db import make_engine
-from service.errors import install_error_handlers, unexpected_error_response
+from service.db import make_engine, make_read_engine
+from service.errors import install_error_handlers
 from service.queue import make_queue_app
 from service.removal import RemovalEngine
+from service.request_context import RequestContextMiddleware
 from service.routes import (
     background_remover,
     batches,
@@ -34,15 +32,8 @@ from service.schema_version import script_directory
 from service.settings import ServiceSettings
 from service.single_removal import recover_interrupted_removals, schema_missing
 from service.storage import MediaStore
-from service.validation import NUL_IN_URL, url_has_nul
 
 log = logging.getLogger("service")
-
-NO_CACHE = {
-    "Cache-Control": "no-cache, no-store, must-revalidate",
-    "Pragma": "no-cache",
-    "Expires": "0",
-}
 
 
 async def recover_forever(app: FastAPI) -> None:
@@ -76,6 +67,7 @@ def create_app(
     ``removal_engine`` lets a worker in the same process share the rembg sessions.
     """
     engine = make_engine(settings.database_url)
+    read_engine = make_read_engine(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,53 +79,23 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await recovery
             engine.dispose()
+            await read_engine.dispose()
 
     app = FastAPI(
         title="Lumiku reference service", lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.read_engine = read_engine
     app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
     app.state.scripts = script_directory(settings.migrations_dir)
     app.state.media = MediaStore(settings.media_root)
     app.state.removal = removal_engine or RemovalEngine(settings.model_home)
     app.state.queue = make_queue_app(settings.database_url)
     install_error_handlers(app)
-    # Added before request_context, so it runs inside it: a 413 is logged with its id too.
+    # Added first, so it runs inside the request context: a 413 is logged with its id too.
     app.add_middleware(BodyLimitMiddleware)
-
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        response: Response
-        try:
-            if url_has_nul(request.scope["path"], request.scope.get("query_string", b"")):
-                # No route can use it (PostgreSQL text cannot hold a NUL), so refuse it for
-                # every route at once instead of failing later inside a query.
-                response = JSONResponse({"error": NUL_IN_URL}, status_code=400)
-            else:
-                response = await call_next(request)
-        except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become 500s
-            response = unexpected_error_response(request, exc)
-        response.headers["X-Request-ID"] = request_id
-        if request.url.path.startswith("/api/"):
-            response.headers.update(NO_CACHE)
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
-        return response
+    app.add_middleware(RequestContextMiddleware)
 
     routers = [
         health.router,

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from service.auth import Caller, DbSession
+from service.auth import CallerReads
 from service.models import App, Credit
 from service.plugin_config import PLUGINS
 from service.schemas import AppsResponse, CreditBalanceResponse, error_responses
@@ -24,11 +24,11 @@ router = APIRouter(prefix="/api")
         **error_responses({}),
     },
 )
-def credit_balance(user: Caller, session: DbSession) -> dict[str, Any]:
+async def credit_balance(reader: CallerReads) -> dict[str, Any]:
     """The ``balance`` of the caller's latest ledger row (not a sum), 0 with no rows."""
-    balance = session.scalar(
+    balance = await reader.db.scalar(
         select(Credit.balance)
-        .where(Credit.userId == user.id)
+        .where(Credit.userId == reader.user.id)
         .order_by(Credit.createdAt.desc(), Credit.id.desc())
         .limit(1)
     )
@@ -43,9 +43,10 @@ def credit_balance(user: Caller, session: DbSession) -> dict[str, Any]:
         **error_responses({}),
     },
 )
-def list_apps(user: Caller, session: DbSession) -> dict[str, Any]:
+async def list_apps(reader: CallerReads) -> dict[str, Any]:
     """Enabled plugins for the dashboard, ordered, with usage stats from ``apps`` rows."""
-    rows = {row.appId: row for row in session.scalars(select(App))}
+    user = reader.user
+    rows = {row.appId: row for row in await reader.db.execute(select(App.__table__))}
     apps: list[dict[str, Any]] = []
     for config in sorted(PLUGINS, key=lambda c: c["dashboard"]["order"]):
         row = rows.get(config["appId"])

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
-from service.auth import Caller, DbSession
+from service.auth import Caller, CallerReads
 from service.errors import ApiError
 from service.idempotency import Recorder, fingerprint, run_once
 from service.images import decode_image, image_pixels
@@ -19,8 +19,10 @@ from service.models import BackgroundRemovalJob
 from service.removal import RemovalBusyError
 from service.routes.uploads import busy, require_model, stage_upload, tier_from, uploaded_form
 from service.schemas import JobResponse, RemoveResponse, error_responses
-from service.serializers import row_to_dict
+from service.serializers import JsonBody, rows_to_dicts
 from service.single_removal import recover_interrupted_removals, remove_single
+
+JOB = BackgroundRemovalJob.__table__
 
 router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
 
@@ -141,13 +143,11 @@ async def remove_background(request: Request, user: Caller) -> JSONResponse:
         **error_responses({404: "Job not found"}),
     },
 )
-def get_job(job_id: str, user: Caller, session: DbSession) -> dict[str, Any]:
+async def get_job(job_id: str, reader: CallerReads) -> JSONResponse:
     """One of the caller's jobs (single or batch item); 404 for anyone else's."""
-    job = session.scalars(
-        select(BackgroundRemovalJob).where(
-            BackgroundRemovalJob.id == job_id, BackgroundRemovalJob.userId == user.id
-        )
-    ).one_or_none()
-    if job is None:
+    mine = select(JOB).where(JOB.c.id == job_id, JOB.c.userId == reader.user.id)
+    found = await reader.db.execute(mine)
+    jobs = rows_to_dicts(list(found.keys()), found.all())
+    if not jobs:
         raise ApiError(404, "Job not found")
-    return {"job": row_to_dict(job)}
+    return JsonBody({"job": jobs[0]})
