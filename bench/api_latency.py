@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import secrets
 import sys
 import tempfile
@@ -46,7 +47,13 @@ if str(REPO_ROOT) not in sys.path:  # run as a script: make the project importab
 
 from bench_db import bench_database  # noqa: E402
 
-from bench.loadgen import Sample, format_table, percentile, run_locust  # noqa: E402
+from bench.loadgen import (  # noqa: E402
+    Sample,
+    format_table,
+    percentile,
+    run_locust,
+    start_offsets,
+)
 from lumiku_ops.migrate.runner import upgrade_database  # noqa: E402
 from lumiku_ops.project import load_project  # noqa: E402
 from lumiku_ops.reference.service_process import start_service_process  # noqa: E402
@@ -169,6 +176,7 @@ async def raw_clients(
 
     timings: list[float] = []
     interval = 1.0 / per_client_rate
+    offsets = start_offsets(clients, interval)
     async with AsyncConnectionPool(
         dsn, min_size=SERVICE_POOL, max_size=SERVICE_POOL, open=False
     ) as connections:
@@ -176,8 +184,9 @@ async def raw_clients(
         deadline = time.perf_counter() + duration_s + interval
 
         async def client(number: int) -> None:
-            # Spread the clients' phases over one interval, as locust's spawn rate does.
-            await asyncio.sleep(interval * number / clients)
+            # The same start offsets and timetable as the HTTP clients (bench/loadgen.py).
+            await asyncio.sleep(offsets[number])
+            first, slot = time.perf_counter(), 0
             for i in range(max_per_client):
                 started = time.perf_counter()
                 if started >= deadline:
@@ -188,7 +197,9 @@ async def raw_clients(
                         await (await connection.execute(statement, values)).fetchall()
                     await connection.rollback()
                 timings.append((time.perf_counter() - started) * 1000)
-                await asyncio.sleep(max(0.0, started + interval - time.perf_counter()))
+                now = time.perf_counter()
+                slot = max(slot + 1, math.ceil((now - first) / interval))
+                await asyncio.sleep(max(0.0, first + slot * interval - now))
 
         await asyncio.gather(*(client(n) for n in range(clients)))
     return timings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,17 @@ class Sample:
     ms: float
     ok: bool
     status: int
+
+
+def start_offsets(clients: int, interval_s: float, seed: int = 20261123) -> list[float]:
+    """When each client sends its first request, within the first interval (seeded).
+
+    Independent clients are not in step: each gets a random phase, so their requests
+    superpose into a steady, Poisson-like stream rather than arriving together. Both the
+    HTTP clients and the raw psycopg clients use these same offsets.
+    """
+    rng = random.Random(seed)
+    return [rng.uniform(0.0, interval_s) for _ in range(clients)]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -57,6 +69,7 @@ def run_locust(
     with tempfile.TemporaryDirectory(prefix="lumiku-locust-") as folder:
         plan_file, samples_file = Path(folder) / "plan.json", Path(folder) / "samples.jsonl"
         plan: dict[str, Any] = {
+            "offsets": start_offsets(users, 1.0 / per_user_rate),
             "paths": paths,
             "token": token,
             "per_user_rate": per_user_rate,
@@ -77,10 +90,10 @@ def run_locust(
             host,
             "--users",
             str(users),
-            # Users start one pacing interval apart in all, so their requests are spread
-            # evenly instead of arriving in bursts of ``users`` at once.
+            # All users start at once; each then waits for its own offset (the plan's
+            # ``offsets``) and keeps its own timetable, so requests do not come in bursts.
             "--spawn-rate",
-            f"{max(1.0, users * per_user_rate):g}",
+            str(users),
             "--run-time",
             f"{run_time_s}s",
             "--stop-timeout",
