@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,8 +26,21 @@ def model_home() -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def matting_compiled() -> None:
+    """pymatting's numba functions compiled into numba's cache, once per environment.
+
+    On a new environment their first import compiles for more than a minute
+    (``service/removal.py``); a service paying that inside a request outlives the tests'
+    60 s timeouts. Later imports read the cache in seconds.
+    """
+    subprocess.run([sys.executable, "-c", "import rembg.bg"], check=True, timeout=900)
+
+
 @pytest.fixture
-def start_remover(tmp_path: Path, model_home: Path) -> Iterator[Callable[..., RunningService]]:
+def start_remover(
+    tmp_path: Path, model_home: Path, matting_compiled: None
+) -> Iterator[Callable[..., RunningService]]:
     """Start ``lumiku-ops serve`` on a migrated database, with its own media folder."""
     started: list[RunningService] = []
 
