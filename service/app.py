@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from service.body_limit import BodyLimitMiddleware
 from service.db import make_engine, make_read_engine
 from service.errors import install_error_handlers
+from service.log import configure_logging
 from service.queue import make_queue_app
 from service.removal import RemovalEngine
 from service.request_context import RequestContextMiddleware
@@ -117,3 +119,18 @@ def create_app(
         if isinstance(route, APIRoute)
     ]
     return app
+
+
+# Where ``lumiku-ops serve --workers N`` hands each worker process its settings.
+SETTINGS_ENV = "LUMIKU_SERVICE_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's app factory in each worker process of ``lumiku-ops serve --workers N``.
+
+    The parent puts its settings, as ``ServiceSettings.to_json``, in ``LUMIKU_SERVICE_SETTINGS``
+    (the environment, not the command line, so ``ps`` shows no secret).
+    """
+    settings = ServiceSettings.from_json(os.environ[SETTINGS_ENV])
+    configure_logging(settings.log_file)
+    return create_app(settings)

@@ -20,7 +20,8 @@ def configure_logging(log_file: Path | None = None, level: int = logging.INFO) -
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
-            "{asctime}{levelname}{name}{message}",
+            # The pid tells apart the API processes of ``serve --processes N``.
+            "{asctime}{levelname}{name}{process}{message}",
             style="{",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             datefmt="%Y-%m-%dT%H:%M:%S%z",

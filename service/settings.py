@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +75,20 @@ class ServiceSettings:
     model_home: Path = field(default_factory=default_model_home)
     recovery_interval_s: float = field(default_factory=default_recovery_interval)
     heavy_removal_wait_s: float = field(default_factory=heavy_removal_wait_from_env)
+
+    def to_json(self) -> str:
+        """These settings as JSON, secrets included: for the service's own worker processes."""
+        return json.dumps({key: _plain(value) for key, value in asdict(self).items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> ServiceSettings:
+        """The settings :meth:`to_json` wrote."""
+        raw = json.loads(text)
+        for key in ("migrations_dir", "media_root", "model_home", "log_file"):
+            if raw.get(key) is not None:
+                raw[key] = Path(raw[key])
+        return cls(**raw)
+
+
+def _plain(value: object) -> object:
+    return str(value) if isinstance(value, Path) else value

@@ -40,8 +40,20 @@ def _reference(**overrides: str | None) -> Settings:
     is_flag=True,
     help="Do not run a batch worker in this process (run 'lumiku-ops worker' instead).",
 )
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="API processes on the port (one per core suits a busy service).",
+)
 def serve(
-    database_url: str | None, host: str, port: int, log_file: Path | None, no_worker: bool
+    database_url: str | None,
+    host: str,
+    port: int,
+    log_file: Path | None,
+    no_worker: bool,
+    processes: int,
 ) -> None:
     """Serve the reference Background Remover API."""
     settings = _reference(database_url=database_url)
@@ -51,7 +63,7 @@ def serve(
     ensure_port_free(host, port)
     where = mask_url(settings.database_url) if settings.database_url else "embedded PostgreSQL"
     click.echo(f"lumiku-ops: serving on http://{host}:{port} (database: {where})", err=True)
-    run_service(config, host=host, port=port, worker=not no_worker)
+    run_service(config, host=host, port=port, worker=not no_worker, processes=processes)
 
 
 @cli.command()

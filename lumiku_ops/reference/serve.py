@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -13,7 +15,7 @@ from lumiku_ops.errors import ConfigError, LumikuOpsError
 from lumiku_ops.reference.secrets import resolve_jwt_secret
 from lumiku_ops.reference.worker import worker_in_background
 from lumiku_ops.settings import Settings
-from service.app import create_app
+from service.app import SETTINGS_ENV, create_app
 from service.log import configure_logging
 from service.removal import RemovalEngine
 from service.settings import ServiceSettings, default_media_root, default_model_home
@@ -60,25 +62,37 @@ def ensure_port_free(host: str, port: int) -> None:
 
 
 def run_service(
-    config: ServiceSettings, *, host: str = "127.0.0.1", port: int = 8000, worker: bool = True
+    config: ServiceSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    worker: bool = True,
+    processes: int = 1,
 ) -> None:
     """Serve the Background Remover API with ``config`` until interrupted.
 
     With ``worker`` (the default), a batch worker runs in this process, sharing its rembg
-    sessions, and stops with it; without, run ``lumiku-ops worker`` elsewhere.
+    sessions, and stops with it; without, run ``lumiku-ops worker`` elsewhere. With
+    ``processes`` above 1, uvicorn runs that many API processes on the one port (each
+    with its own pools and its own two heavy-removal slots) and this process supervises
+    them and runs the batch worker.
     """
     ensure_port_free(host, port)
     configure_logging(config.log_file)
     engine = RemovalEngine(config.model_home)
-    app = create_app(config, removal_engine=engine)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
     with contextlib.ExitStack() as stack:
         if worker:
             stack.enter_context(worker_in_background(config, engine=engine))
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+        if processes == 1:
+            uvicorn.run(create_app(config, removal_engine=engine), **options)
+            return
+        # Spawned processes rebuild the app from the environment they inherit.
+        os.environ[SETTINGS_ENV] = config.to_json()
+        uvicorn.run("service.app:app_from_environment", factory=True, workers=processes, **options)

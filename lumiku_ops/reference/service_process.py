@@ -51,6 +51,7 @@ def start_service_process(
     host: str = "127.0.0.1",
     timeout_s: float = 60.0,
     worker: bool = True,
+    processes: int = 1,
     extra_env: dict[str, str] | None = None,
 ) -> ServiceProcess:
     """Start ``lumiku-ops serve`` and wait until ``/health`` answers.
@@ -83,7 +84,7 @@ def start_service_process(
     ]
     with stderr_file.open("wb") as stderr:
         process = subprocess.Popen(
-            command + ([] if worker else ["--no-worker"]),
+            command + ([] if worker else ["--no-worker"]) + ["--processes", str(processes)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

@@ -7,13 +7,16 @@ import subprocess
 from pathlib import Path
 
 import jwt
+import psutil
 import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import JWT_SECRET
 from tests.utils.cli import lumiku as run_cli
 from tests.utils.db import upgrade
+from tests.utils.factories import user_with_token
 from tests.utils.service import start_service
+from tests.utils.worker import wait_for
 
 
 def assert_clean_error(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
@@ -129,3 +132,37 @@ def test_the_started_service_keeps_its_database_password_out_of_ps(
         assert password.encode() not in cmdline
     finally:
         service.stop()
+
+
+def test_several_api_processes_share_the_port_and_stop_together(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    password = "Ps-Visible-Pw-7731"
+    url = make_url(fresh_db).set(password=password).render_as_string(hide_password=False)
+    upgrade(fresh_db, "head")
+    _, token = user_with_token(fresh_db, JWT_SECRET, email="processes@lumiku.local", credits=7)
+    service = start_service(
+        url, jwt_secret=JWT_SECRET, log_file=tmp_path / "s.log", worker=False, processes=2
+    )
+    try:
+        for _ in range(10):
+            response = service.get("/api/credits/balance", token)
+            assert response.json() == {"success": True, "data": {"balance": 7}}
+
+        def started() -> set[int]:
+            # Each API process logs its start-up under its own pid.
+            ready = "Application startup complete."
+            return {r["process"] for r in service.log_records() if r["message"] == ready}
+
+        wait_for(lambda: len(started()) == 2, timeout=20)
+        children = psutil.Process(service.process.pid).children()
+        assert started() <= {child.pid for child in children}
+        for process in [service.process, *children]:
+            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+            assert password.encode() not in cmdline and JWT_SECRET.encode() not in cmdline
+    finally:
+        service.stop()
+    assert service.process.returncode is not None
+    # The API processes end with it (the resource tracker may take a moment longer).
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert [child.cmdline() for child in alive] == []

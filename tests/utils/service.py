@@ -62,6 +62,7 @@ def start_service(
     log_file: Path,
     extra_env: dict[str, str] | None = None,
     worker: bool = True,
+    processes: int = 1,
 ) -> RunningService:
     """Start ``lumiku-ops serve`` and wait until ``/health`` answers."""
     started = start_service_process(
@@ -70,6 +71,7 @@ def start_service(
         log_file=log_file,
         timeout_s=30,
         worker=worker,
+        processes=processes,
         extra_env=extra_env,
     )
     return RunningService(base_url=started.base_url, log_file=log_file, process=started.process)
