@@ -32,8 +32,12 @@ def make_engine(database_url: str) -> Engine:
 
 
 def make_read_engine(database_url: str) -> AsyncEngine:
-    """The asyncio engine the read endpoints use, with the same pool options."""
-    return create_async_engine(database_url, **{**POOL_OPTIONS, "pool_size": 20, "max_overflow": 0})
+    """The asyncio engine the read endpoints use: autocommit, with the same pool options.
+
+    Its statements only read, so each runs on its own: no ``BEGIN`` before the first and
+    no ``ROLLBACK`` when the connection goes back, two round trips fewer per request.
+    """
+    return create_async_engine(database_url, isolation_level="AUTOCOMMIT", **POOL_OPTIONS)
 
 
 def get_session(request: Request) -> Iterator[Session]:
