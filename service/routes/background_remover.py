@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, func, select, tuple_
 
 from service.auth import CallerReads
 from service.errors import ApiError
@@ -44,6 +44,10 @@ def today_utc() -> str:
 JOB = BackgroundRemovalJob.__table__
 SUBSCRIPTION = BackgroundRemoverSubscription.__table__
 USAGE = BackgroundRemoverSubscriptionUsage.__table__
+SUBSCRIPTION_OF = select(SUBSCRIPTION).where(SUBSCRIPTION.c.userId == bindparam("user_id"))
+USAGE_ON = select(USAGE).where(
+    USAGE.c.subscriptionId == bindparam("subscription_id"), USAGE.c.date == bindparam("date")
+)
 INVALID_CURSOR = "Invalid cursor"
 
 
@@ -66,16 +70,34 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return created_at, job_id
 
 
-def single_jobs_query(user_id: str, limit: int, after: tuple[datetime, str] | None) -> Select[Any]:
+def _single_jobs_statement(*, after: bool) -> Select[Any]:
+    query = select(JOB).where(JOB.c.userId == bindparam("user_id"), JOB.c.batchId.is_(None))
+    if after:
+        position = tuple_(
+            bindparam("after_at", type_=JOB.c.createdAt.type),
+            bindparam("after_id", type_=JOB.c.id.type),
+        )
+        query = query.where(tuple_(JOB.c.createdAt, JOB.c.id) < position)
+    order = (JOB.c.createdAt.desc(), JOB.c.id.desc())
+    return query.order_by(*order).limit(bindparam("limit", type_=Integer))
+
+
+# Built once: composing a statement costs more than running it through the cache.
+SINGLE_JOBS = {False: _single_jobs_statement(after=False), True: _single_jobs_statement(after=True)}
+
+
+def single_jobs_query(
+    user_id: str, limit: int, after: tuple[datetime, str] | None
+) -> tuple[Select[Any], dict[str, Any]]:
     """The caller's single jobs, newest first (ties by id), after ``after``; ``limit`` rows.
 
     ``BackgroundRemovalJob_userId_createdAt_id_idx`` answers it in index order, so a
     page costs the same whether the user has fifty jobs or a million.
     """
-    query = select(JOB).where(JOB.c.userId == user_id, JOB.c.batchId.is_(None))
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit}
     if after is not None:
-        query = query.where(tuple_(JOB.c.createdAt, JOB.c.id) < tuple_(*after))
-    return query.order_by(JOB.c.createdAt.desc(), JOB.c.id.desc()).limit(limit)
+        params.update(after_at=after[0], after_id=after[1])
+    return SINGLE_JOBS[after is not None], params
 
 
 @router.get(
@@ -100,7 +122,7 @@ async def list_jobs(
     carries ``nextCursor``: pass it as ``cursor`` for the next page.
     """
     after = decode_cursor(cursor) if cursor is not None else None
-    result = await reader.db.execute(single_jobs_query(reader.user.id, limit + 1, after))
+    result = await reader.db.execute(*single_jobs_query(reader.user.id, limit + 1, after))
     keys, rows = list(result.keys()), result.all()
     body: dict[str, Any] = {"jobs": rows_to_dicts(keys, rows[:limit])}
     if len(rows) > limit:
@@ -122,23 +144,18 @@ async def list_jobs(
 )
 async def get_subscription(reader: CallerReads) -> JSONResponse:
     """The caller's subscription in any status, with today's usage records, or null."""
-    mine = select(SUBSCRIPTION).where(SUBSCRIPTION.c.userId == reader.user.id)
-    found = await reader.db.execute(mine)
+    found = await reader.db.execute(SUBSCRIPTION_OF, {"user_id": reader.user.id})
     subscriptions = rows_to_dicts(list(found.keys()), found.all())
     if not subscriptions:
         return JsonBody({"subscription": None})
     body = subscriptions[0]
-    today = select(USAGE).where(USAGE.c.subscriptionId == body["id"], USAGE.c.date == today_utc())
-    usage = await reader.db.execute(today)
+    usage = await reader.db.execute(USAGE_ON, {"subscription_id": body["id"], "date": today_utc()})
     body["usageRecords"] = rows_to_dicts(list(usage.keys()), usage.all())
     return JsonBody({"subscription": body})
 
 
-def stats_query(user_id: str) -> Select[Any]:
-    """One statement (three scalar subqueries) for ``/stats``: one round trip, not three.
-
-    The single-job count reads ``BackgroundRemovalJob_userId_createdAt_id_idx``.
-    """
+def _stats_statement() -> Select[Any]:
+    user_id = bindparam("user_id", type_=JOB.c.userId.type)
     singles = (
         select(func.count())
         .select_from(JOB)
@@ -159,6 +176,17 @@ def stats_query(user_id: str) -> Select[Any]:
     return select(singles, batches, plan)
 
 
+STATS = _stats_statement()
+
+
+def stats_query(user_id: str) -> tuple[Select[Any], dict[str, Any]]:
+    """One statement (three scalar subqueries) for ``/stats``: one round trip, not three.
+
+    The single-job count reads ``BackgroundRemovalJob_userId_createdAt_id_idx``.
+    """
+    return STATS, {"user_id": user_id}
+
+
 @router.get(
     "/stats",
     response_model=None,
@@ -169,7 +197,7 @@ def stats_query(user_id: str) -> Select[Any]:
 )
 async def get_stats(reader: CallerReads) -> JSONResponse:
     """Counts of single jobs and batches, and the plan; database errors are 500s."""
-    row = (await reader.db.execute(stats_query(reader.user.id))).one()
+    row = (await reader.db.execute(*stats_query(reader.user.id))).one()
     return JsonBody(
         {
             "stats": {

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from service.auth import CallerReads
 from service.models import App, Credit
@@ -14,6 +14,13 @@ from service.plugin_config import PLUGINS
 from service.schemas import AppsResponse, CreditBalanceResponse, error_responses
 
 router = APIRouter(prefix="/api")
+
+LATEST_BALANCE = (
+    select(Credit.balance)
+    .where(Credit.userId == bindparam("user_id"))
+    .order_by(Credit.createdAt.desc(), Credit.id.desc())
+    .limit(1)
+)
 
 
 @router.get(
@@ -26,12 +33,7 @@ router = APIRouter(prefix="/api")
 )
 async def credit_balance(reader: CallerReads) -> dict[str, Any]:
     """The ``balance`` of the caller's latest ledger row (not a sum), 0 with no rows."""
-    balance = await reader.db.scalar(
-        select(Credit.balance)
-        .where(Credit.userId == reader.user.id)
-        .order_by(Credit.createdAt.desc(), Credit.id.desc())
-        .limit(1)
-    )
+    balance = await reader.db.scalar(LATEST_BALANCE, {"user_id": reader.user.id})
     return {"success": True, "data": {"balance": balance or 0}}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from starlette.datastructures import UploadFile
 
 from service.auth import Caller, CallerReads
@@ -23,6 +23,7 @@ from service.serializers import JsonBody, rows_to_dicts
 from service.single_removal import recover_interrupted_removals, remove_single
 
 JOB = BackgroundRemovalJob.__table__
+JOB_OF = select(JOB).where(JOB.c.id == bindparam("job_id"), JOB.c.userId == bindparam("user_id"))
 
 router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
 
@@ -145,8 +146,7 @@ async def remove_background(request: Request, user: Caller) -> JSONResponse:
 )
 async def get_job(job_id: str, reader: CallerReads) -> JSONResponse:
     """One of the caller's jobs (single or batch item); 404 for anyone else's."""
-    mine = select(JOB).where(JOB.c.id == job_id, JOB.c.userId == reader.user.id)
-    found = await reader.db.execute(mine)
+    found = await reader.db.execute(JOB_OF, {"job_id": job_id, "user_id": reader.user.id})
     jobs = rows_to_dicts(list(found.keys()), found.all())
     if not jobs:
         raise ApiError(404, "Job not found")

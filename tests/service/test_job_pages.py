@@ -119,9 +119,10 @@ def test_cursor_round_trips_and_refuses_what_it_did_not_write() -> None:
             decode_cursor(forged)
 
 
-def explain(connection: Connection, query: Select[Any]) -> str:
+def explain(connection: Connection, query: Select[Any], params: dict[str, Any]) -> str:
     compiled = query.compile(dialect=postgresql.psycopg.dialect())  # type: ignore[attr-defined]
-    rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params)
+    values = compiled.construct_params(params)
+    rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), values)
     return "\n".join(str(row[0]) for row in rows)
 
 
@@ -155,9 +156,9 @@ def test_job_pages_and_stats_count_read_the_index(fresh_db: str) -> None:
         connection.execute(text('VACUUM ANALYZE "BackgroundRemovalJob"'))
     engine.dispose()
     with connect(fresh_db) as connection:
-        first = explain(connection, single_jobs_query("u3", 51, None))
-        later = explain(connection, single_jobs_query("u3", 51, (utcnow(), "j5000")))
-        stats = explain(connection, stats_query("u3"))
+        first = explain(connection, *single_jobs_query("u3", 51, None))
+        later = explain(connection, *single_jobs_query("u3", 51, (utcnow(), "j5000")))
+        stats = explain(connection, *stats_query("u3"))
     for plan in (first, later):
         assert f'Index Scan Backward using "{INDEX}"' in plan or (
             f"Index Scan Backward using {INDEX}" in plan
