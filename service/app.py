@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -73,6 +74,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything built so far lives as long as the process. Frozen, the collector's
+        # full passes stop walking it: they took 80 to 110 ms each, a pause every few
+        # seconds under load, longer than a whole request.
+        gc.collect()
+        gc.freeze()
         recovery = asyncio.create_task(recover_forever(app))
         try:
             yield
