@@ -70,12 +70,9 @@ JOB_COLUMNS = (
     ' "creditsUsed", "pricingType", "processingTime", "errorMessage", "createdAt",'
     ' "completedAt"'
 )
-USER_LOOKUP = (
-    'SELECT "id", "email", "password", "name", "role", "storageQuota", "storageUsed",'
-    ' "accountType", "subscriptionTier", "userTags", "createdAt", "updatedAt"'
-    " FROM users WHERE id = %(user)s"
-)
-# What each endpoint sends to the database, in order (service/routes/*.py).
+USER_LOOKUP = 'SELECT "id", "email", "name", "role" FROM users WHERE id = %(user)s'
+# What each endpoint sends to the database, in order (service/auth.py, service/routes/*.py),
+# each statement on its own as the service's read engine runs them (autocommit).
 RAW_QUERIES: dict[str, list[str]] = {
     "GET /jobs": [
         USER_LOOKUP,
@@ -178,7 +175,11 @@ async def raw_clients(
     interval = 1.0 / per_client_rate
     offsets = start_offsets(clients, interval)
     async with AsyncConnectionPool(
-        dsn, min_size=SERVICE_POOL, max_size=SERVICE_POOL, open=False
+        dsn,
+        min_size=SERVICE_POOL,
+        max_size=SERVICE_POOL,
+        kwargs={"autocommit": True},
+        open=False,
     ) as connections:
         await connections.open(wait=True)
         deadline = time.perf_counter() + duration_s + interval
@@ -195,7 +196,6 @@ async def raw_clients(
                 async with connections.connection() as connection:
                     for statement in statements:
                         await (await connection.execute(statement, values)).fetchall()
-                    await connection.rollback()
                 timings.append((time.perf_counter() - started) * 1000)
                 now = time.perf_counter()
                 slot = max(slot + 1, math.ceil((now - first) / interval))
@@ -225,11 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=float, default=100, help="requests per second offered by all clients"
     )
     parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="API processes (lumiku-ops serve --processes)"
+    )
     parser.add_argument("--database-url", metavar="URL", help="a server instead of embedded")
     args = parser.parse_args(argv)
     if not (0 < args.heavy_jobs <= args.jobs) or args.users < 2 or args.clients < 1:
         parser.error("need 0 < --heavy-jobs <= --jobs, --users >= 2, --clients >= 1")
-    if args.duration < 1 or args.rate <= 0:
+    if args.duration < 1 or args.rate <= 0 or args.processes < 1:
         parser.error("--duration and --rate must be positive")
     per_client = args.rate / args.clients
     # Bounded in count as well as time: no client sends more than its paced share plus 20%.
@@ -248,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         token = create_token(user_id=HEAVY_USER, email="bench0@lumiku.local", secret=secret)
         with tempfile.TemporaryDirectory(prefix="lumiku-bench-log-") as logs:
             service = start_service_process(
-                url, jwt_secret=secret, log_file=Path(logs) / "service.log", worker=False
+                url,
+                jwt_secret=secret,
+                log_file=Path(logs) / "service.log",
+                worker=False,
+                processes=args.processes,
             )
             try:
                 rows = measure(
@@ -260,11 +267,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process ``pid`` so far."""
+    """User plus system CPU time of process ``pid`` and its API processes so far."""
     import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    parent = psutil.Process(pid)
+    total = 0.0
+    for process in [parent, *parent.children(recursive=True)]:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def measure(
@@ -348,7 +359,8 @@ def report(rows: list[tuple[str, list[Sample], list[float], float]], args: Any) 
         )
     print()
     print(
-        f"{args.clients} clients, {args.rate:g} requests/s offered, {args.duration} s each;"
+        f"{args.clients} clients, {args.rate:g} requests/s offered, {args.duration} s each,"
+        f" {args.processes} API process(es);"
         " times in ms"
     )
     print(
