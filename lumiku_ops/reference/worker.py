@@ -85,23 +85,35 @@ class BatchWorker:
         self._stopping = threading.Event()
 
     async def _database_ready(self) -> bool:
-        """Wait, quietly and interruptibly, until the database accepts connections.
+        """Wait, quietly and interruptibly, until the database accepts connections and
+        holds the job queue's tables.
 
         Opening procrastinate's pool on a dead server would block for its 30 s timeout and
-        fill stderr with retries; this waits instead, logs once, and lets stop() win.
+        fill stderr with retries, and a worker on a database that no revision has touched
+        yet would die on its first query; this waits instead, logs once, and lets stop()
+        win. Once the migrations are applied, the worker starts by itself.
         """
         conninfo = conninfo_for(self._config.database_url)
-        warned = False
+        warned = ""
         while not self._stopping.is_set():
             try:
-                connection = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=2)
-                await connection.close()
-                return True
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, connect_timeout=2
+                ) as connection:
+                    found = await connection.execute("SELECT to_regclass('procrastinate_jobs')")
+                    row = await found.fetchone()
+                if row is not None and row[0] is not None:
+                    return True
+                problem = (
+                    "batch worker waiting for the job queue's tables"
+                    " (run 'lumiku-ops migrate apply')"
+                )
             except psycopg.OperationalError:
-                if not warned:
-                    log.warning("batch worker waiting for the database to accept connections")
-                    warned = True
-                await asyncio.sleep(1)
+                problem = "batch worker waiting for the database to accept connections"
+            if problem != warned:
+                log.warning(problem)
+                warned = problem
+            await asyncio.sleep(1)
         return False
 
     async def run_async(self) -> None:

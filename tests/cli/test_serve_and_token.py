@@ -9,11 +9,12 @@ from pathlib import Path
 import jwt
 import psutil
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import JWT_SECRET
 from tests.utils.cli import lumiku as run_cli
-from tests.utils.db import upgrade
+from tests.utils.db import connect, upgrade
 from tests.utils.factories import user_with_token
 from tests.utils.service import start_service
 from tests.utils.worker import wait_for
@@ -166,3 +167,26 @@ def test_several_api_processes_share_the_port_and_stop_together(
     # The API processes end with it (the resource tracker may take a moment longer).
     _, alive = psutil.wait_procs(children, timeout=10)
     assert [child.cmdline() for child in alive] == []
+
+
+def test_the_batch_worker_waits_for_the_queue_tables_then_starts(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    # Served before any revision: the API answers, and the worker waits for its tables
+    # instead of dying with a traceback; once the migrations land it starts by itself.
+    log = tmp_path / "s.log"
+    service = start_service(fresh_db, jwt_secret=JWT_SECRET, log_file=log, worker=True)
+    try:
+        waiting = "batch worker waiting for the job queue's tables (run 'lumiku-ops migrate apply')"
+        wait_for(lambda: any(r["message"] == waiting for r in service.log_records()), timeout=20)
+        upgrade(fresh_db, "head")
+
+        def registered() -> bool:
+            with connect(fresh_db) as connection:
+                return bool(connection.scalar(text("SELECT count(*) FROM procrastinate_workers")))
+
+        wait_for(registered, timeout=30)
+    finally:
+        service.stop()
+    stderr = log.with_name(log.name + ".stderr").read_text()
+    assert "Traceback" not in stderr and "Traceback" not in log.read_text()
