@@ -19,6 +19,7 @@ import jwt
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session
 
@@ -119,6 +120,31 @@ async def lookup_user(connection: AsyncConnection, user_id: str) -> CurrentUser:
     return CurrentUser(row.id, row.email, row.name, row.role)
 
 
+async def authenticated(engine: AsyncEngine, user_id: str) -> tuple[AsyncConnection, CurrentUser]:
+    """A pooled connection and the user ``user_id`` looked up on it.
+
+    The read engine does not ping each connection it hands out (a round trip per
+    request). A connection the server dropped (a restart, an idle timeout) fails its
+    first statement instead; SQLAlchemy then discards the pool's connections, and the
+    lookup, which only reads, runs once more on a new one.
+    """
+    try:
+        return await _looked_up(engine, user_id)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await _looked_up(engine, user_id)
+
+
+async def _looked_up(engine: AsyncEngine, user_id: str) -> tuple[AsyncConnection, CurrentUser]:
+    connection = await engine.connect()
+    try:
+        return connection, await lookup_user(connection, user_id)
+    except BaseException:
+        await connection.close()
+        raise
+
+
 async def current_user(
     request: Request,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
@@ -128,10 +154,9 @@ async def current_user(
     The lookup's connection goes back to the pool before the handler runs: a long request
     (a removal) must not hold one idle while it works.
     """
-    user_id = bearer_user_id(request)
-    engine: AsyncEngine = request.app.state.read_engine
-    async with engine.connect() as connection:
-        return await lookup_user(connection, user_id)
+    connection, user = await authenticated(request.app.state.read_engine, bearer_user_id(request))
+    await connection.close()
+    return user
 
 
 @dataclass(frozen=True)
@@ -150,10 +175,11 @@ async def current_reader(
 
     A missing or invalid token is refused before any connection is taken.
     """
-    user_id = bearer_user_id(request)
-    engine: AsyncEngine = request.app.state.read_engine
-    async with engine.connect() as connection:
-        yield Reader(await lookup_user(connection, user_id), connection)
+    connection, user = await authenticated(request.app.state.read_engine, bearer_user_id(request))
+    try:
+        yield Reader(user, connection)
+    finally:
+        await connection.close()
 
 
 Caller = Annotated[CurrentUser, Depends(current_user)]
