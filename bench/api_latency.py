@@ -226,13 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
     parser.add_argument(
+        "--warmup", type=int, default=5, help="unrecorded seconds of load before each one"
+    )
+    parser.add_argument(
         "--processes", type=int, default=2, help="API processes (lumiku-ops serve --processes)"
     )
     parser.add_argument("--database-url", metavar="URL", help="a server instead of embedded")
     args = parser.parse_args(argv)
     if not (0 < args.heavy_jobs <= args.jobs) or args.users < 2 or args.clients < 1:
         parser.error("need 0 < --heavy-jobs <= --jobs, --users >= 2, --clients >= 1")
-    if args.duration < 1 or args.rate <= 0 or args.processes < 1:
+    if args.duration < 1 or args.rate <= 0 or args.processes < 1 or args.warmup < 0:
         parser.error("--duration and --rate must be positive")
     per_client = args.rate / args.clients
     # Bounded in count as well as time: no client sends more than its paced share plus 20%.
@@ -296,6 +299,18 @@ def measure(
     }
     rows = []
     for name, paths in endpoints.items():
+        if args.warmup:
+            # Unrecorded: the pools fill, statements get prepared, caches warm up.
+            print(f"warming up {name} for {args.warmup} s ...", flush=True)
+            run_locust(
+                base_url,
+                paths=paths,
+                token=token,
+                users=args.clients,
+                per_user_rate=per_client,
+                run_time_s=args.warmup,
+                max_requests_per_user=max_per_client,
+            )
         print(f"measuring {name} over HTTP ...", flush=True)
         cpu_before = cpu_seconds(pid)
         http = run_locust(
