@@ -77,6 +77,20 @@ def service_factory(tmp_path: Path) -> Iterator[object]:
         service.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what each test needs from its fixtures, so a run can select by it.
+
+    ``db``: the PostgreSQL server under test (``pg_server``, directly or not).
+    ``removal``: a removal-capable service (``start_remover``).
+    """
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "pg_server" in fixtures:
+            item.add_marker(pytest.mark.db)
+        if "start_remover" in fixtures:
+            item.add_marker(pytest.mark.removal)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     external = os.environ.get("LUMIKU_TEST_DATABASE_URL")
     return "database: " + ("LUMIKU_TEST_DATABASE_URL" if external else "embedded PostgreSQL")

@@ -11,6 +11,8 @@ import pytest
 
 from tests.utils.project import REPO_ROOT
 
+pytestmark = pytest.mark.removal
+
 SCRIPT = """
 import json, sys
 from pathlib import Path
