@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import math
 import secrets
 import sys
@@ -306,30 +307,23 @@ def measure(
     }
     rows = []
     for name, paths in endpoints.items():
-        if args.warmup:
-            # Unrecorded: the pools fill, statements get prepared, caches warm up.
-            print(f"warming up {name} for {args.warmup} s ...", flush=True)
-            run_locust(
-                base_url,
-                paths=paths,
-                token=token,
-                users=args.clients,
-                per_user_rate=per_client,
-                run_time_s=args.warmup,
-                max_requests_per_user=max_per_client,
-            )
-        print(f"measuring {name} over HTTP ...", flush=True)
-        cpu_before = cpu_seconds(pid)
-        http = run_locust(
+        load = functools.partial(
+            run_locust,
             base_url,
             paths=paths,
             token=token,
             users=args.clients,
             per_user_rate=per_client,
-            run_time_s=args.duration,
             max_requests_per_user=max_per_client,
             names=dict.fromkeys(paths, name),
         )
+        if args.warmup:
+            # Unrecorded: the pools fill, statements get prepared, caches warm up.
+            print(f"warming up {name} for {args.warmup} s ...", flush=True)
+            load(run_time_s=args.warmup)
+        print(f"measuring {name} over HTTP ...", flush=True)
+        cpu_before = cpu_seconds(pid)
+        http = load(run_time_s=args.duration)
         # The service's own CPU per request: what the shared machine's noise does not change.
         cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / max(len(http), 1)
         print(f"measuring {name} through psycopg ...", flush=True)
