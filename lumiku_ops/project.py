@@ -11,6 +11,15 @@ A project is a folder whose ``pyproject.toml`` holds a ``[tool.lumiku-ops]`` tab
     ready_path = "/health/ready"                # runbook 03's readiness step
     shadow_url = "postgresql+psycopg://ops@127.0.0.1/postgres"  # replays run there
     checks = "ops/checks.toml"                  # what verify and runbook 04 expect
+    # How a real history is laid out and compared (each optional):
+    migrations = "src/app/migrations"           # overrides the ini's script_location
+    version_locations = ["migrations/postgresql"]  # revision folders chosen in env.py
+    sys_path = ["src"]                          # folders put first on sys.path
+    x_arguments = ["tenant=public"]             # what `alembic -x` would pass
+    include_object = "app.migrations.hooks:include_object"  # Alembic's hook signatures
+    include_name = "app.migrations.hooks:include_name"
+    compare_server_default = false              # as Alembic's context.configure()
+    compare_type = true
 
 ``load_project`` is the only reader of that table. It puts the project folder first on
 ``sys.path`` (as Alembic's ``prepend_sys_path = .``), so the models import as the service
@@ -23,10 +32,11 @@ import importlib
 import importlib.util
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lumiku_ops.errors import ConfigError
 
@@ -51,6 +61,14 @@ _KEYS = {
     "ready_path",
     "shadow_url",
     "checks",
+    "migrations",
+    "version_locations",
+    "sys_path",
+    "x_arguments",
+    "include_object",
+    "include_name",
+    "compare_server_default",
+    "compare_type",
 }
 
 
@@ -68,6 +86,16 @@ class Project:
     ready_path: str | None = None
     shadow_url: str | None = field(default=None, repr=False)
     checks_file: Path | None = None
+    # Layout: the revision folders env.py chooses, and folders put first on sys.path.
+    version_locations: tuple[str, ...] = ()
+    sys_path: tuple[Path, ...] = ()
+    # ``-x key=value`` arguments, as ``alembic -x`` passes them to the revisions.
+    x_arguments: tuple[str, ...] = ()
+    # Comparison, as Alembic's autogenerate does it: hooks named "module:function".
+    include_object_ref: str | None = None
+    include_name_ref: str | None = None
+    compare_server_default: bool = False
+    compare_type: bool = True
 
     @property
     def pyproject(self) -> Path:
@@ -96,6 +124,24 @@ class Project:
             ConfigError: the module does not import or the attribute is not a MetaData.
         """
         return _import_metadata(self.root, self.metadata_ref)
+
+    def hook(self, key: str) -> Callable[..., bool] | None:
+        """The project's ``include_object`` or ``include_name`` function, if it names one.
+
+        Raises:
+            ConfigError: the module does not import or the attribute is not callable.
+        """
+        references = {
+            "include_object": self.include_object_ref,
+            "include_name": self.include_name_ref,
+        }
+        reference = references[key]
+        if reference is None:
+            return None
+        function = import_attribute(self.root, reference, key)
+        if not callable(function):
+            raise _error(self.pyproject, key, f"'{reference}' is not a function")
+        return cast("Callable[..., bool]", function)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (without the shadow URL, which may hold a password)."""
@@ -129,30 +175,44 @@ def _error(pyproject: Path, key: str, problem: str) -> ConfigError:
 def _import_metadata(root: Path, reference: str) -> MetaData:
     from sqlalchemy import MetaData
 
+    target = import_attribute(root, reference, "metadata")
+    if not isinstance(target, MetaData):
+        raise _error(
+            root / "pyproject.toml",
+            "metadata",
+            f"'{reference}' is a {type(target).__name__}, not a SQLAlchemy MetaData",
+        )
+    return target
+
+
+@cache
+def import_attribute(root: Path, reference: str, key: str) -> Any:
+    """The object ``module:attr.path`` names, imported with the project's folders first.
+
+    This is the one place where the project's own code is imported.
+
+    Raises:
+        ConfigError: the reference is malformed, the module does not import, or the
+            attribute is missing; the message names ``key`` in ``[tool.lumiku-ops]``.
+    """
     pyproject = root / "pyproject.toml"
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
-        raise _error(pyproject, "metadata", f"'{reference}' is not 'package.module:attribute'")
+        raise _error(pyproject, key, f"'{reference}' is not 'package.module:attribute'")
     prepend_to_sys_path(root)
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as exc:  # any error in the user's module is reported, not raised
         raise _error(
             pyproject,
-            "metadata",
+            key,
             f"importing '{module_name}' from {root} failed: {type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''}",
         ) from None
     for part in attribute.split("."):
         if not hasattr(target, part):
-            raise _error(pyproject, "metadata", f"'{module_name}' has no attribute '{attribute}'")
+            raise _error(pyproject, key, f"'{module_name}' has no attribute '{attribute}'")
         target = getattr(target, part)
-    if not isinstance(target, MetaData):
-        raise _error(
-            pyproject,
-            "metadata",
-            f"'{reference}' is a {type(target).__name__}, not a SQLAlchemy MetaData",
-        )
     return target
 
 
@@ -161,6 +221,32 @@ def _strings(pyproject: Path, table: dict[str, Any], key: str) -> tuple[str, ...
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _error(pyproject, key, "must be a list of strings")
     return tuple(value)
+
+
+def _optional_bool(pyproject: Path, table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise _error(pyproject, key, "must be true or false")
+    return value
+
+
+def _x_arguments(pyproject: Path, table: dict[str, Any]) -> tuple[str, ...]:
+    """``-x`` arguments: a list of ``"key=value"`` strings, or a table of strings."""
+    value = table.get("x_arguments", [])
+    if isinstance(value, dict):
+        if not all(isinstance(v, str) for v in value.values()):
+            raise _error(pyproject, "x_arguments", "a table's values must be strings")
+        return tuple(f"{k}={v}" for k, v in value.items())
+    return _strings(pyproject, table, "x_arguments")
+
+
+def _hook_reference(pyproject: Path, table: dict[str, Any], key: str) -> str | None:
+    reference = _optional_string(pyproject, table, key)
+    if reference is not None:
+        module_name, _, attribute = reference.partition(":")
+        if not module_name or not attribute:
+            raise _error(pyproject, key, f"'{reference}' is not 'package.module:function'")
+    return reference
 
 
 def _optional_string(pyproject: Path, table: dict[str, Any], key: str) -> str | None:
@@ -189,16 +275,24 @@ def script_location(ini: Path) -> Path:
             f"{ini}: [alembic] script_location is missing; add, for example:\n"
             "[alembic]\nscript_location = %(here)s/migrations"
         )
-    location = location.strip()
+    return resolve_location(location.strip(), ini.parent, f"{ini}: script_location")
+
+
+def resolve_location(location: str, base: Path, where: str) -> Path:
+    """A folder named as Alembic names one: a path (relative to ``base``) or ``package:path``.
+
+    Raises:
+        ConfigError: ``package:path`` names no importable package.
+    """
     package, colon, inner = location.partition(":")
     if colon and len(package) > 1 and "/" not in package and "\\" not in package:
-        prepend_to_sys_path(ini.parent)
+        prepend_to_sys_path(base)
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(f"{ini}: script_location '{location}' names no importable package")
+            raise ConfigError(f"{where} '{location}' names no importable package")
         return (Path(list(spec.submodule_search_locations)[0]) / inner).resolve()
     path = Path(location).expanduser()
-    return (path if path.is_absolute() else ini.parent / path).resolve()
+    return (path if path.is_absolute() else base / path).resolve()
 
 
 def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> Project:
@@ -236,12 +330,18 @@ def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> P
         raise _error(pyproject, "metadata", "missing; it names the models' MetaData")
     ini_name = _optional_string(pyproject, table, "alembic_ini") or "alembic.ini"
     ini = (root / ini_name).resolve()
-    if migrations_dir is None:
+    sys_path = tuple((root / entry).resolve() for entry in _strings(pyproject, table, "sys_path"))
+    for entry in reversed(sys_path):
+        prepend_to_sys_path(entry)
+    configured = _optional_string(pyproject, table, "migrations")
+    if migrations_dir is not None:
+        migrations = Path(migrations_dir).expanduser().resolve()
+    elif configured is not None:
+        migrations = resolve_location(configured, root, f"{pyproject}: [{TABLE}] migrations")
+    else:
         if not ini.is_file():
             raise _error(pyproject, "alembic_ini", f"{ini} not found (or pass --migrations DIR)")
         migrations = script_location(ini)
-    else:
-        migrations = Path(migrations_dir).expanduser().resolve()
     endpoints = _strings(pyproject, table, "endpoints")
     for path in endpoints:
         if not path.startswith("/"):
@@ -261,4 +361,11 @@ def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> P
         endpoints=endpoints,
         ready_path=ready_path,
         shadow_url=_optional_string(pyproject, table, "shadow_url"),
+        version_locations=_strings(pyproject, table, "version_locations"),
+        sys_path=sys_path,
+        x_arguments=_x_arguments(pyproject, table),
+        include_object_ref=_hook_reference(pyproject, table, "include_object"),
+        include_name_ref=_hook_reference(pyproject, table, "include_name"),
+        compare_server_default=_optional_bool(pyproject, table, "compare_server_default", False),
+        compare_type=_optional_bool(pyproject, table, "compare_type", True),
     )
