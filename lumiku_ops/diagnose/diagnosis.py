@@ -37,7 +37,7 @@ from lumiku_ops.diagnose.verdicts import (
     strongest,
 )
 from lumiku_ops.logs.linking import LogEvidence, link_errors, model_classes, read_log_events
-from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, MIB, check_readable
+from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, check_max_mib, check_readable
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import MigrationReplay, replay_and_models
@@ -204,12 +204,14 @@ def diagnose(
         service_role: check this role's privileges on every model table (read-only).
 
     Raises:
-        ConfigError: a log file cannot be read (checked before anything runs).
+        ConfigError: a log file cannot be read, or ``log_max_mib`` is not a positive
+            number of MiB (checked before anything runs).
 
     Returns:
         A Diagnosis; findings are results, never exceptions.
     """
     started = time.perf_counter()
+    max_bytes = check_max_mib(log_max_mib)
     for source in log_files:
         check_readable(source)
     project = settings.project
@@ -232,7 +234,7 @@ def diagnose(
             findings.insert(0, schema_verdict)
         diagnosis_tables = compare_catalogs(models, db.catalog)
     migrations = _migrations_evidence(project, replay, models, db)
-    log = _read_log(log_files, log_max_mib, since_s)
+    log = _read_log(log_files, max_bytes, since_s)
     if log is not None:
         events, log.lines_read = read_log_events(
             log_files, max_bytes=log.max_bytes, since=log.since
@@ -279,12 +281,12 @@ def diagnose(
 
 
 def _read_log(
-    log_files: Sequence[str], max_mib: float, since_s: float | None
+    log_files: Sequence[str], max_bytes: int, since_s: float | None
 ) -> LogEvidence | None:
     if not log_files:
         return None
     since = datetime.now(UTC) - timedelta(seconds=since_s) if since_s else None
-    return LogEvidence(sources=list(log_files), max_bytes=int(max_mib * MIB), since=since)
+    return LogEvidence(sources=list(log_files), max_bytes=max_bytes, since=since)
 
 
 def _project_flags(settings: Settings) -> str:

@@ -8,6 +8,7 @@ read, so a log that is being written or was cut short is evidence too.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import sys
@@ -20,7 +21,25 @@ STDIN = "-"
 MIB = 1024 * 1024
 DEFAULT_MAX_MIB = 64
 MAX_LINE_BYTES = MIB  # a traceback line is ~10 KiB; longer lines keep their first MiB
+MAX_MIB = 1024 * 1024  # 1 TiB: beyond any log, and still an exact number of bytes
 _CHUNK = 64 * 1024
+
+
+def check_max_mib(max_mib: float | str) -> int:
+    """``max_mib`` as a number of bytes; ``ConfigError`` unless it is in (0, ``MAX_MIB``]."""
+    if isinstance(max_mib, str):
+        try:
+            max_mib = float(max_mib)
+        except ValueError:
+            raise ConfigError(f"--log-max-mib takes a number of MiB, not {max_mib!r}") from None
+    if isinstance(max_mib, bool) or not isinstance(max_mib, int | float):
+        raise ConfigError(f"--log-max-mib takes a number of MiB, not {max_mib!r}")
+    if not (math.isfinite(max_mib) and 0 < max_mib <= MAX_MIB):
+        raise ConfigError(
+            f"--log-max-mib must be more than 0 and at most {MAX_MIB} (1 TiB), not {max_mib}; "
+            "e.g. --log-max-mib 64"
+        )
+    return max(1, int(max_mib * MIB))
 
 
 def check_readable(source: str) -> None:

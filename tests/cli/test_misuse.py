@@ -87,3 +87,21 @@ def test_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
     (tmp_path / "migrations" / "versions").mkdir(parents=True)
     line = one_error_line(lumiku("diagnose", "--project", str(tmp_path)))
     assert "[tool.lumiku-ops] metadata: importing 'nowhere' from" in line
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("nan", "not nan"),
+        ("inf", "not inf"),
+        ("-inf", "not -inf"),
+        ("1e400", "not inf"),
+        ("1e300", "not 1e+300"),
+        ("-1", "not -1.0"),
+        ("0", "not 0.0"),
+        ("abc", "--log-max-mib takes a number of MiB, not 'abc'"),
+    ],
+)
+def test_a_log_window_that_is_not_a_positive_size(given: str, says: str) -> None:
+    line = one_error_line(lumiku("diagnose", "--log", "-", "--log-max-mib", given, "--json"))
+    assert line.startswith("error: --log-max-mib ") and says in line, line
