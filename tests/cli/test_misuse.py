@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,27 @@ def test_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
 def test_a_log_window_that_is_not_a_positive_size(given: str, says: str) -> None:
     line = one_error_line(lumiku("diagnose", "--log", "-", "--log-max-mib", given, "--json"))
     assert line.startswith("error: --log-max-mib ") and says in line, line
+
+
+def test_runbook_01_with_a_missing_log_file_runs_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    log = tmp_path / "service.log"
+    line = one_error_line(
+        lumiku("runbook", "run", "01", "-p", "log_file", str(log), "--out", str(out))
+    )
+    assert line.startswith(f"error: parameter 'log_file': cannot read log file {log}: "), line
+    assert not out.exists()
+
+
+def test_an_empty_output_folder_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lumiku_ops", "runbook", "run", "01", "--out", ""],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert one_error_line(result) == (
+        "error: --out is empty; give the output folder, e.g. --out reports/incident"
+    )
+    assert list(tmp_path.iterdir()) == []
