@@ -36,7 +36,13 @@ from lumiku_ops.diagnose.verdicts import (
     remedy_for,
     strongest,
 )
-from lumiku_ops.logs.linking import LogEvidence, link_errors, model_classes, read_log_events
+from lumiku_ops.logs.linking import (
+    LogEvidence,
+    link_errors,
+    model_classes,
+    model_schemas,
+    read_log_events,
+)
 from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, check_max_mib, check_readable
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
@@ -221,7 +227,11 @@ def diagnose(
     ]
     findings = _http_findings(exchanges)
     replay, models = replay_and_models(settings, cache_dir=cache_dir)
-    db = inspect_database(resolve_database_url(settings), models, service_role=service_role)
+    metadata = project.metadata()
+    schemas = {t: s for t, s in model_schemas(metadata).items() if s != "public"}
+    db = inspect_database(
+        resolve_database_url(settings), models, service_role=service_role, schemas=schemas
+    )
     diagnosis_tables: list[TableDiff] = []
     affected: list[str] = []
     matching: str | None = None
@@ -245,13 +255,14 @@ def diagnose(
             database=db.catalog if db.reachable else None,
             replay=replay,
             pending=migrations["pending"],
-            classes=model_classes(project.metadata()),
+            classes=model_classes(metadata),
+            schemas=schemas,
         )
-    denied, grants = denied_grants(log.errors if log else [], db.privileges)
-    if db.reachable and schema_verdict is None and denied:
+    denials = denied_grants(log.errors if log else [], db.privileges, db.owners)
+    if db.reachable and schema_verdict is None and denials.tables:
         # Only on a healthy schema: a missing table explains a 500 before any privilege.
         findings.insert(0, PERMISSION_DENIED)
-        affected = denied
+        affected = denials.tables
     if findings and findings[0] != UNKNOWN_SERVER_ERROR and findings[0] not in _http_only:
         # A schema (or database) finding explains the 500s; they are not "unknown".
         findings = [f for f in findings if f != UNKNOWN_SERVER_ERROR]
@@ -266,7 +277,9 @@ def diagnose(
             affected=sorted(affected),
             migrations_flag=_project_flags(settings),
             matching_revision=matching if matching != "base" else "base",
-            grants=grants,
+            grants=denials.grants,
+            owner_only=denials.owner_only,
+            owner_command=denials.owner_command,
         ),
         findings=findings,
         summary=_summary(verdict, sorted(affected), matching),
