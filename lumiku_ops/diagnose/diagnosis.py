@@ -298,7 +298,10 @@ def _read_log(
 ) -> LogEvidence | None:
     if not log_files:
         return None
-    since = datetime.now(UTC) - timedelta(seconds=since_s) if since_s else None
+    now = datetime.now(UTC)
+    since = None
+    if since_s and since_s < (now - datetime.min.replace(tzinfo=UTC)).total_seconds():
+        since = now - timedelta(seconds=since_s)  # longer ago than year 1: no bound at all
     return LogEvidence(sources=list(log_files), max_bytes=max_bytes, since=since)
 
 

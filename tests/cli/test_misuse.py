@@ -130,3 +130,19 @@ def test_an_empty_output_folder_is_refused(tmp_path: Path) -> None:
         "error: --out is empty; give the output folder, e.g. --out reports/incident"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_since_longer_than_the_calendar_means_no_bound(tmp_path: Path) -> None:
+    log = tmp_path / "service.log"
+    log.write_text("")
+    result = lumiku(
+        "diagnose",
+        "--log",
+        str(log),
+        "--since",
+        "99999999999999999999h",
+        "--json",
+        LUMIKU_API_URL="http://127.0.0.1:9",
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert json.loads(result.stdout)["evidence"]["log"]["since"] is None
