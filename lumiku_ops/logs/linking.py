@@ -139,22 +139,30 @@ def split_qualified(name: str) -> tuple[str | None, str]:
 
 # Statements longer than this are not searched for a qualifier (a bounded, linear scan).
 _STATEMENT_SCAN = 10_000
+_DOT_AFTER = re.compile(r"\s*\.")
 
 
-def _qualifiers(statement: str | None, table: str) -> set[str]:
-    """The schemas ``statement`` qualifies ``table`` with (``archive.users``)."""
+def _qualifiers(statement: str | None, table: str) -> set[str | None]:
+    """The schemas ``statement`` names ``table`` in (``archive.users``); ``None`` stands for
+    an unqualified mention, which the search path resolves (the model's, as far as we know).
+    """
     if not statement:
         return set()
     bare = re.escape(table)
     pattern = re.compile(
-        rf'(?<![\w$"])(?:"(?P<quoted>[^"]{{1,63}})"|(?P<word>[A-Za-z_][\w$]{{0,62}}))'
-        rf'\s*\.\s*(?:"{bare}"|{bare})(?![\w$"])',
+        rf'(?:(?<![\w$"])(?:"(?P<quoted>[^"]{{1,63}})"|(?P<word>[A-Za-z_][\w$]{{0,62}}))'
+        rf'\s*\.\s*|(?P<dot>\.\s*)|(?<![\w$"]))(?:"{bare}"|{bare})(?![\w$"])',
         re.IGNORECASE,
     )
-    return {
-        (found.group("quoted") or found.group("word")).lower()
-        for found in pattern.finditer(statement[:_STATEMENT_SCAN])
-    }
+    text = statement[:_STATEMENT_SCAN]
+    found: set[str | None] = set()
+    for match in pattern.finditer(text):
+        named = match.group("quoted") or match.group("word")
+        if named:
+            found.add(named.lower())
+        elif match.group("dot") is None and not _DOT_AFTER.match(text, match.end()):
+            found.add(None)  # ``users.id`` names a column of a FROM item, not a table
+    return found
 
 
 def _columns(catalog: TableCatalog, table: str) -> set[str]:
@@ -177,7 +185,7 @@ def _find_table(
     if found is None:
         return None
     named = {schema.lower()} if schema else _qualifiers(statement, found)
-    if named and schemas.get(found, "public").lower() not in named:
+    if named and None not in named and schemas.get(found, "public").lower() not in named:
         return None
     return found
 

@@ -66,6 +66,7 @@ def _linked(
         ('relation "archive.users" does not exist', None),
         ("permission denied for table users", "SELECT * FROM archive.users"),
         ("permission denied for table users", 'DELETE FROM "archive"."users" WHERE id = 1'),
+        ("permission denied for table users", "SELECT users.id FROM archive.users"),
     ],
 )
 def test_another_schemas_table_of_the_same_name_is_not_the_model(
@@ -89,6 +90,10 @@ def test_a_model_tables_grant_names_its_schema_and_quotes_it() -> None:
     ]
     (elsewhere,) = _linked("permission denied for table public.users", None, schemas)
     assert elsewhere.table is None
+    # Unqualified beside another schema's table of the same name: the search path's, linked.
+    joined = "SELECT u.id FROM users u JOIN archive.users a ON a.id = u.id"
+    (either,) = _linked("permission denied for table users", joined)
+    assert either.table == "users"
 
 
 @pytest.mark.parametrize(
