@@ -25,9 +25,9 @@ DURATION_PARAMETERS = frozenset({"deadline", "lock_timeout", "statement_timeout"
 # Parameters naming a file the runbook reads ("" reads none).
 FILE_PARAMETERS = frozenset({"log_file"})
 _PASSWORD_IN_URL = re.compile(r"://[^/@\s:]+:[^/@\s]+@|[?&;\s]password=", re.IGNORECASE)
-# A query key that carries a credential (?token=, ?access_token=, ?api_key=, ...), or a JWT.
+# A query or fragment key that carries a credential (?token=, ?access_token=, ?api_key=, ...), or a JWT.
 _TOKEN_IN_TEXT = re.compile(
-    r"[?&;](?:[a-z_-]*token|api[_-]?key|apikey|key|secret|client_secret|jwt|auth"
+    r"[?&;#](?:[a-z_-]*token|api[_-]?key|apikey|key|secret|client_secret|jwt|auth"
     r"|authorization|bearer|signature|sig)=[^&;#\s]"
     r"|\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+",
     re.IGNORECASE,

@@ -45,6 +45,7 @@ def test_true_false_spellings_are_converted(given: dict[str, object], expected: 
         ({"api_url": "https://api.example.com/?v=1&api_key=abc123"}, "'api_url' holds a token"),
         ({"api_url": "https://api.example.com/?API-KEY=abc123"}, "'api_url' holds a token"),
         ({"api_url": "https://api.example.com/?jwt=abc"}, "'api_url' holds a token"),
+        ({"api_url": "https://api.example.com/cb#access_token=abc"}, "'api_url' holds a token"),
         ({"target": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ"}, "'target' holds a token"),
         ({"target": "he\x00ad"}, "'target' holds a NUL byte"),
     ],
