@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +32,15 @@ def sqlstate(exc: BaseException) -> str | None:
     if isinstance(exc, DBAPIError):
         return getattr(exc.orig, "sqlstate", None)
     return None
+
+
+def db_role(request: Request) -> str | None:
+    """The database role the service connects as, for the log (a GRANT must name it)."""
+    engine = getattr(request.app.state, "engine", None) if "app" in request.scope else None
+    if engine is None:
+        return None
+    # libpq's own fallbacks when the URL names no user: $PGUSER, then the OS user.
+    return engine.url.username or os.environ.get("PGUSER") or getpass.getuser()
 
 
 def _request_id(request: Request) -> str:
@@ -79,6 +90,7 @@ def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:
             "method": request.method,
             "path": request.url.path,
             "sqlstate": sqlstate(exc),
+            "db_role": db_role(request),
             "error_type": type(exc).__name__,
         },
     )

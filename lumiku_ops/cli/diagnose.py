@@ -23,6 +23,13 @@ run_diagnosis = lazy("lumiku_ops.diagnose.diagnosis", "diagnose")
 format_diagnosis = lazy("lumiku_ops.diagnose.format", "format_diagnosis")
 
 
+def _checked_max_mib(context: click.Context, parameter: click.Parameter, value: str) -> float:
+    # nan and inf parse as floats; one error line here, before any work, not a traceback later.
+    from lumiku_ops.logs.reader import MIB, check_max_mib
+
+    return check_max_mib(value) / MIB
+
+
 @cli.command()
 @api_url_option
 @database_url_option
@@ -45,8 +52,9 @@ format_diagnosis = lazy("lumiku_ops.diagnose.format", "format_diagnosis")
 )
 @click.option(
     "--log-max-mib",
-    type=click.FloatRange(min=0.001),
-    default=64.0,
+    metavar="MIB",
+    callback=_checked_max_mib,
+    default="64",
     show_default=True,
     help="Read only the last this many MiB of each log.",
 )

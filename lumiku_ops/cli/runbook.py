@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lumiku_ops.cli.base import cli, emit, json_option, lazy, project_option
+from lumiku_ops.errors import ConfigError
 from lumiku_ops.runbooks.catalogue import RUNBOOKS
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def list_runbooks(as_json: bool) -> None:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
     help="Output folder (default: reports/<timestamp>/).",
 )
 @project_option
@@ -75,12 +76,17 @@ def list_runbooks(as_json: bool) -> None:
 def run(
     name: str,
     parameters: tuple[tuple[str, str], ...],
-    out_dir: Path | None,
+    out_dir: str | None,
     project_dir: str | None,
     as_json: bool,
 ) -> int:
     """Execute a runbook and write the notebook and both HTML reports."""
-    folder = out_dir or Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if out_dir is not None and not out_dir.strip():
+        # Path("") is the current folder: the run would scatter its files there.
+        raise ConfigError("--out is empty; give the output folder, e.g. --out reports/incident")
+    folder = (
+        Path(out_dir) if out_dir else Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    )
     # Strings as typed; run_runbook checks and converts them against the declared types.
     values: dict[str, Any] = dict(parameters)
     if project_dir is not None:

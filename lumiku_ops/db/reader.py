@@ -7,7 +7,7 @@ behind a migration holding locks on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.compare import LookAlike, find_look_alikes
-from lumiku_ops.db.privileges import RolePrivileges, read_role_privileges
+from lumiku_ops.db.privileges import RolePrivileges, read_role_privileges, read_table_owners
 from lumiku_ops.errors import database_reason
 from lumiku_ops.redaction import mask_url
 
@@ -63,6 +63,7 @@ class DatabaseState:
     catalog: TableCatalog = field(default_factory=dict)
     look_alikes: list[LookAlike] = field(default_factory=list)
     privileges: RolePrivileges | None = None
+    owners: dict[str, str] = field(default_factory=dict)  # model table -> its owner role
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (the URL's password masked)."""
@@ -77,6 +78,7 @@ class DatabaseState:
             "tables_present": sorted(self.catalog),
             "look_alikes": [item.to_dict() for item in self.look_alikes],
             "service_role": self.privileges.to_dict() if self.privileges else None,
+            "owners": self.owners,
         }
 
 
@@ -90,11 +92,17 @@ def read_recorded_revision(connection: Connection) -> tuple[bool, str | None]:
 
 
 def inspect_database(
-    url: str, model_tables: Iterable[str], *, service_role: str | None = None
+    url: str,
+    model_tables: Iterable[str],
+    *,
+    service_role: str | None = None,
+    schemas: Mapping[str, str] | None = None,
 ) -> DatabaseState:
-    """Read the recorded revision, the model tables and their look-alikes; never writes.
+    """Read the recorded revision, the model tables, their owners and their look-alikes;
+    never writes.
 
     With ``service_role``, also which privileges that role lacks on each model table.
+    ``schemas`` gives a model table's schema when it is not ``public``.
     """
     names = list(model_tables)
     try:
@@ -107,8 +115,11 @@ def inspect_database(
             state.has_version_table, state.recorded_revision = read_recorded_revision(connection)
             state.catalog = read_model_tables(connection, names)
             state.look_alikes = find_look_alikes(connection, names)
+            state.owners = read_table_owners(connection, state.catalog, schemas)
             if service_role:
-                state.privileges = read_role_privileges(connection, service_role, state.catalog)
+                state.privileges = read_role_privileges(
+                    connection, service_role, state.catalog, schemas=schemas
+                )
             return state
     except SQLAlchemyError as exc:
         return DatabaseState(url=url, reachable=False, error=database_reason(exc, [url]))

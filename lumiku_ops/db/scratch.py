@@ -1,8 +1,16 @@
 """Scratch databases for shadow replays: on the ``shadow_url`` server, or a throwaway
-embedded one; never the target, always dropped (or swept later if a run was killed)."""
+embedded one; never the target, always dropped (or swept later if a run was killed).
+
+On a ``shadow_url`` server, the run that owns a scratch database holds a session-level
+advisory lock keyed by the database's name, on an admin connection, from before the
+``CREATE DATABASE`` until after the ``DROP``. PostgreSQL releases the lock when that session
+ends, however its process ended, so the next run's sweep drops every scratch database whose
+lock is free at once, whatever its age and whichever host ran the owner.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 import uuid
@@ -21,8 +29,6 @@ from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 
 SHADOW_PREFIX = "lumiku_shadow_"
-# A replay takes seconds; a scratch database this old with nobody connected was abandoned.
-ABANDONED_AFTER_S = 3600.0
 _server: EmbeddedPostgres | None = None
 
 
@@ -51,51 +57,97 @@ def _admin(shadow_url: str) -> Any:
     )
 
 
+def owner_lock_key(name: str) -> int:
+    """The advisory lock (a signed 64-bit key) the owner of scratch database ``name`` holds."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"lumiku-shadow").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _drop(conn: Any, name: str) -> None:
+    from psycopg import sql
+
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @contextmanager
 def _scratch_on(shadow_url: str) -> Iterator[str]:
     """A new database on the server at ``shadow_url``, dropped afterwards."""
     from psycopg import Error, sql
 
-    # The creation time is in the name, so a later run can drop what a killed one left.
     name = f"{SHADOW_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
     try:
-        with _admin(shadow_url) as conn:
-            _drop_abandoned(conn)
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        # This session lives as long as the database; its lock says "still in use".
+        owner = _admin(shadow_url)
     except Error as exc:
-        reason = str(exc).strip().splitlines()
-        raise ShadowReplayError(
-            f"cannot create a scratch database on the shadow server {mask_url(shadow_url)}: "
-            f"{reason[0] if reason else type(exc).__name__}. The shadow_url role needs "
-            "CREATEDB (ALTER ROLE ... CREATEDB), and the server must be reachable"
-        ) from None
+        raise _cannot_create(shadow_url, exc) from None
     try:
-        yield make_url(shadow_url).set(database=name).render_as_string(hide_password=False)
+        try:
+            owner.execute("SELECT pg_advisory_lock(%s)", (owner_lock_key(name),))
+            drop_abandoned(owner)
+            owner.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except Error as exc:
+            raise _cannot_create(shadow_url, exc) from None
+        try:
+            yield make_url(shadow_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            try:
+                _drop(owner, name)
+            except Error:
+                pass  # the session was lost: its lock is free, so the next sweep drops it
     finally:
-        with _admin(shadow_url) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        owner.close()  # releases the lock
 
 
-def _drop_abandoned(conn: Any, older_than_s: float = ABANDONED_AFTER_S) -> None:
-    """Drop scratch databases a killed run left: old, and with nobody connected."""
-    from psycopg import Error, sql
+def _cannot_create(shadow_url: str, exc: Exception) -> ShadowReplayError:
+    reason = str(exc).strip().splitlines()
+    return ShadowReplayError(
+        f"cannot create a scratch database on the shadow server {mask_url(shadow_url)}: "
+        f"{reason[0] if reason else type(exc).__name__}. The shadow_url role needs "
+        "CREATEDB (ALTER ROLE ... CREATEDB), and the server must be reachable"
+    )
+
+
+def drop_abandoned(conn: Any) -> list[str]:
+    """Drop the scratch databases whose owner is gone; return their names.
+
+    The owner is gone when its advisory lock is free: nobody holds it in any database
+    (``pg_locks``), and this session can take it, which also keeps two sweeps from
+    dropping the same database. A database someone is connected to is left alone.
+    """
+    from psycopg import Error
 
     rows = conn.execute(
         "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname NOT IN "
         "(SELECT datname FROM pg_stat_activity WHERE datname IS NOT NULL)",
         (SHADOW_PREFIX.replace("_", r"\_") + "%",),
     ).fetchall()
+    dropped = []
     for (name,) in rows:
-        stamp = name[len(SHADOW_PREFIX) :].split("_", 1)[0]
-        if stamp.isdigit() and time.time() - int(stamp) > older_than_s:
-            try:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-            except Error:
-                pass  # another run got there first, or it is not ours to drop
+        key = owner_lock_key(name)
+        if _lock_held_elsewhere(conn, key):
+            continue
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            continue
+        try:
+            _drop(conn, name)
+            dropped.append(name)
+        except Error:
+            pass  # another run got there first, or it is not ours to drop
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    return dropped
+
+
+def _lock_held_elsewhere(conn: Any, key: int) -> bool:
+    # Advisory locks belong to the database the session is connected to; an owner whose
+    # admin connection used another database still shows in pg_locks.
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    row = conn.execute(
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+        "AND classid::bigint = %s AND objid::bigint = %s AND pid <> pg_backend_pid()",
+        (unsigned >> 32, unsigned & 0xFFFFFFFF),
+    ).fetchone()
+    return row is not None
 
 
 @contextmanager

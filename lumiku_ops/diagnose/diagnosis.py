@@ -36,8 +36,14 @@ from lumiku_ops.diagnose.verdicts import (
     remedy_for,
     strongest,
 )
-from lumiku_ops.logs.linking import LogEvidence, link_errors, model_classes, read_log_events
-from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, MIB, check_readable
+from lumiku_ops.logs.linking import (
+    LogEvidence,
+    link_errors,
+    model_classes,
+    model_schemas,
+    read_log_events,
+)
+from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, check_max_mib, check_readable
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import MigrationReplay, replay_and_models
@@ -204,12 +210,14 @@ def diagnose(
         service_role: check this role's privileges on every model table (read-only).
 
     Raises:
-        ConfigError: a log file cannot be read (checked before anything runs).
+        ConfigError: a log file cannot be read, or ``log_max_mib`` is not a positive
+            number of MiB (checked before anything runs).
 
     Returns:
         A Diagnosis; findings are results, never exceptions.
     """
     started = time.perf_counter()
+    max_bytes = check_max_mib(log_max_mib)
     for source in log_files:
         check_readable(source)
     project = settings.project
@@ -219,7 +227,11 @@ def diagnose(
     ]
     findings = _http_findings(exchanges)
     replay, models = replay_and_models(settings, cache_dir=cache_dir)
-    db = inspect_database(resolve_database_url(settings), models, service_role=service_role)
+    metadata = project.metadata()
+    schemas = {t: s for t, s in model_schemas(metadata).items() if s != "public"}
+    db = inspect_database(
+        resolve_database_url(settings), models, service_role=service_role, schemas=schemas
+    )
     diagnosis_tables: list[TableDiff] = []
     affected: list[str] = []
     matching: str | None = None
@@ -232,7 +244,7 @@ def diagnose(
             findings.insert(0, schema_verdict)
         diagnosis_tables = compare_catalogs(models, db.catalog)
     migrations = _migrations_evidence(project, replay, models, db)
-    log = _read_log(log_files, log_max_mib, since_s)
+    log = _read_log(log_files, max_bytes, since_s)
     if log is not None:
         events, log.lines_read = read_log_events(
             log_files, max_bytes=log.max_bytes, since=log.since
@@ -243,13 +255,14 @@ def diagnose(
             database=db.catalog if db.reachable else None,
             replay=replay,
             pending=migrations["pending"],
-            classes=model_classes(project.metadata()),
+            classes=model_classes(metadata),
+            schemas=schemas,
         )
-    denied, grants = denied_grants(log.errors if log else [], db.privileges)
-    if db.reachable and schema_verdict is None and denied:
+    denials = denied_grants(log.errors if log else [], db.privileges, db.owners)
+    if db.reachable and schema_verdict is None and denials.tables:
         # Only on a healthy schema: a missing table explains a 500 before any privilege.
         findings.insert(0, PERMISSION_DENIED)
-        affected = denied
+        affected = denials.tables
     if findings and findings[0] != UNKNOWN_SERVER_ERROR and findings[0] not in _http_only:
         # A schema (or database) finding explains the 500s; they are not "unknown".
         findings = [f for f in findings if f != UNKNOWN_SERVER_ERROR]
@@ -264,7 +277,9 @@ def diagnose(
             affected=sorted(affected),
             migrations_flag=_project_flags(settings),
             matching_revision=matching if matching != "base" else "base",
-            grants=grants,
+            grants=denials.grants,
+            owner_only=denials.owner_only,
+            owner_command=denials.owner_command,
         ),
         findings=findings,
         summary=_summary(verdict, sorted(affected), matching),
@@ -279,12 +294,15 @@ def diagnose(
 
 
 def _read_log(
-    log_files: Sequence[str], max_mib: float, since_s: float | None
+    log_files: Sequence[str], max_bytes: int, since_s: float | None
 ) -> LogEvidence | None:
     if not log_files:
         return None
-    since = datetime.now(UTC) - timedelta(seconds=since_s) if since_s else None
-    return LogEvidence(sources=list(log_files), max_bytes=int(max_mib * MIB), since=since)
+    now = datetime.now(UTC)
+    since = None
+    if since_s and since_s < (now - datetime.min.replace(tzinfo=UTC)).total_seconds():
+        since = now - timedelta(seconds=since_s)  # longer ago than year 1: no bound at all
+    return LogEvidence(sources=list(log_files), max_bytes=max_bytes, since=since)
 
 
 def _project_flags(settings: Settings) -> str:

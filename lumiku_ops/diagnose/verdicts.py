@@ -90,6 +90,8 @@ def remedy_for(
     migrations_flag: str = "",
     matching_revision: str | None = None,
     grants: Sequence[str] = (),
+    owner_only: Sequence[str] = (),
+    owner_command: str = "SET ROLE <the table's owner>;",
 ) -> Remedy:
     """The remedy for ``verdict``; commands read DATABASE_URL and LUMIKU_TOKEN from the env."""
     m = migrations_flag
@@ -129,12 +131,20 @@ def remedy_for(
             "revision (autogenerate compares the models with the revisions, not with this "
             "database, so it cannot see drift).",
         )
+    if verdict == PERMISSION_DENIED and not grants:
+        # DROP and ALTER belong to the table's owner: a GRANT would widen nothing useful.
+        return Remedy(None, owner_command, " ".join(owner_only))
     if verdict == PERMISSION_DENIED:
         return Remedy(
             None,
             " ".join(grants),
-            "The tables exist but the service's role may not use them: run this as the "
-            "tables' owner (psql), then call the endpoints again.",
+            " ".join(
+                [
+                    "The tables exist but the service's role may not use them: run this as "
+                    "the tables' owner (psql), then call the endpoints again.",
+                    *owner_only,
+                ]
+            ),
         )
     if verdict == DATABASE_UNREACHABLE:
         return Remedy(

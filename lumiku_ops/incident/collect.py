@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +58,85 @@ class IncidentFolder:
 
 def _time(value: Any) -> datetime | None:
     try:
-        return datetime.fromisoformat(str(value)) if value else None
+        parsed = datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+    # Naive and aware times cannot be compared: a time without a zone is UTC (papermill's).
+    return parsed.replace(tzinfo=UTC) if parsed and parsed.tzinfo is None else parsed
+
+
+# The JSON shape of each recorded value the report reads. A tuple of types is a leaf;
+# ("list", shape) a list of shape; ("map", shape) an object whose values are shape;
+# ("record", {key: shape}) an object whose listed keys, when present, have their shapes.
+Shape = Any
+_NONE = type(None)
+_TEXT: Shape = (str, _NONE)
+_NUMBER: Shape = (int, float, _NONE)
+_STATUS: Shape = (int, _NONE)
+_SHAPES: dict[str, dict[str, Shape]] = {
+    "01_diagnose_500s": {
+        "verdict": _TEXT,
+        "summary": _TEXT,
+        "http_statuses": ("map", _STATUS),
+        "log_chain": (
+            "list",
+            (
+                "record",
+                {
+                    "time": _TEXT,
+                    "first_time": _TEXT,
+                    "count": (int,),
+                    "request": _TEXT,
+                    "request_id": _TEXT,
+                    "revision": _TEXT,
+                },
+            ),
+        ),
+    },
+    "02_create_migration": {"sql": _TEXT},
+    "03_apply_migration": {
+        "audit": ("list", ("record", {"at": _TEXT, "duration_ms": _NUMBER})),
+    },
+    "04_verify_endpoints": {
+        "checks": ("list", ("record", {"path": _TEXT, "status": _STATUS})),
+    },
+}
+_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a bool", _NONE: "null"}
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), "a number")
+
+
+def _wrong_shape(value: Any, shape: Shape, where: str) -> str | None:
+    """Where ``value`` first differs from ``shape``, described; ``None`` when it fits."""
+    if isinstance(shape[0], str):
+        container, inner = shape
+        if isinstance(value, list) and container == "list":
+            items = [(f"{where}[{i}]", item, inner) for i, item in enumerate(value)]
+        elif not isinstance(value, dict) or container == "list":
+            expected = _KINDS[list if container == "list" else dict]
+            return f"{where} is {_kind(value)}, expected {expected}"
+        elif container == "map":
+            items = [(f"{where}.{key}", item, inner) for key, item in value.items()]
+        else:
+            items = [(f"{where}.{key}", value[key], inner[key]) for key in inner if key in value]
+        found = (_wrong_shape(item, kind, at) for at, item, kind in items)
+        return next((problem for problem in found if problem), None)
+    # bool is an int to Python, never a number or a status to the report.
+    if (isinstance(value, bool) and bool not in shape) or not isinstance(value, shape):
+        kinds = " or ".join(dict.fromkeys(_KINDS.get(t, "a number") for t in shape))
+        return f"{where} is {_kind(value)}, expected {kinds}"
+    return None
+
+
+def _check_recorded(path: Path, runbook: str, recorded: dict[str, Any]) -> None:
+    for key, shape in _SHAPES.get(runbook, {}).items():
+        if key in recorded and (problem := _wrong_shape(recorded[key], shape, key)):
+            raise ConfigError(
+                f"{path}: recorded value {problem}; the notebook was not written by this "
+                f"version's runbook: run it again (lumiku-ops runbook run {runbook[:2]})"
+            )
 
 
 def read_incident_folder(folder: Path) -> IncidentFolder:
@@ -79,16 +155,23 @@ def read_incident_folder(folder: Path) -> IncidentFolder:
         try:
             metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
             recorded = read_recorded(path)
-        except (ValueError, UnicodeDecodeError) as exc:
+            papermill = metadata.get("papermill", {})
+        except (ValueError, UnicodeDecodeError, AttributeError, TypeError) as exc:
             raise ConfigError(f"{path} is not a readable notebook: {exc}") from None
-        papermill = metadata.get("papermill", {})
+        if not isinstance(papermill, dict):
+            kind = _kind(papermill)
+            raise ConfigError(f"{path}: its papermill metadata is {kind}, not an object")
+        _check_recorded(path, name, recorded)
+        duration = papermill.get("duration")
+        if problem := _wrong_shape(duration, _NUMBER, "papermill duration"):
+            raise ConfigError(f"{path}: {problem}")
         exception = papermill.get("exception")
         found[name] = ExecutedRunbook(
             name=name,
             notebook=path,
             started=_time(papermill.get("start_time")),
             ended=_time(papermill.get("end_time")),
-            duration_s=papermill.get("duration"),
+            duration_s=duration,
             error="a step failed; its error banner is in the notebook" if exception else None,
             recorded=recorded,
         )

@@ -8,7 +8,8 @@ a model table or column that the database really lacks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ class LinkedError:
 
     event: LogEvent
     table: str | None = None
+    schema: str | None = None  # the model table's schema, when linked
     column: str | None = None
     model: str | None = None
     revision: str | None = None
@@ -62,6 +64,7 @@ class LinkedError:
             "role": event.role,
             "object": dict(event.fields),
             "table": self.table,
+            "schema": self.schema,
             "column": self.column,
             "model": self.model,
             "revision": self.revision,
@@ -123,20 +126,68 @@ def model_classes(metadata: MetaData) -> dict[str, str]:
     return found
 
 
-def _unquote(name: str) -> str:
-    return name.strip().strip('"').split(".")[-1].strip('"')
+def model_schemas(metadata: MetaData) -> dict[str, str]:
+    """Each model table's schema: the one its models name, else ``public``."""
+    return {table.name: table.schema or "public" for table in metadata.tables.values()}
+
+
+def split_qualified(name: str) -> tuple[str | None, str]:
+    """``schema.table`` (each part quoted or not) as ``(schema, table)``; no schema: ``None``."""
+    parts = [part.strip().strip('"') for part in name.strip().split(".")]
+    return (parts[-2] or None if len(parts) > 1 else None), parts[-1]
+
+
+# Statements longer than this are not searched for a qualifier (a bounded, linear scan).
+_STATEMENT_SCAN = 10_000
+_DOT_AFTER = re.compile(r"\s*\.")
+
+
+def _qualifiers(statement: str | None, table: str) -> set[str | None]:
+    """The schemas ``statement`` names ``table`` in (``archive.users``); ``None`` stands for
+    an unqualified mention, which the search path resolves (the model's, as far as we know).
+    """
+    if not statement:
+        return set()
+    bare = re.escape(table)
+    pattern = re.compile(
+        rf'(?:(?<![\w$"])(?:"(?P<quoted>[^"]{{1,63}})"|(?P<word>[A-Za-z_][\w$]{{0,62}}))'
+        rf'\s*\.\s*|(?P<dot>\.\s*)|(?<![\w$"]))(?:"{bare}"|{bare})(?![\w$"])',
+        re.IGNORECASE,
+    )
+    text = statement[:_STATEMENT_SCAN]
+    found: set[str | None] = set()
+    for match in pattern.finditer(text):
+        named = match.group("quoted") or match.group("word")
+        if named:
+            found.add(named.lower())
+        elif match.group("dot") is None and not _DOT_AFTER.match(text, match.end()):
+            found.add(None)  # ``users.id`` names a column of a FROM item, not a table
+    return found
 
 
 def _columns(catalog: TableCatalog, table: str) -> set[str]:
     return {column["name"] for column in catalog.get(table, {}).get("columns", [])}
 
 
-def _find_table(name: str, models: TableCatalog) -> str | None:
-    bare = _unquote(name)
-    if bare in models:
-        return bare
-    folded = [table for table in models if table.lower() == bare.lower()]
-    return folded[0] if len(folded) == 1 else None
+def _find_table(
+    name: str, models: TableCatalog, schemas: Mapping[str, str], statement: str | None
+) -> str | None:
+    """The model table ``name`` means: same name, and same schema when one is named.
+
+    The schema comes from the name itself (``archive.users``), else from the statement
+    that failed; an error on another schema's table of the same name is not the model's.
+    """
+    schema, bare = split_qualified(name)
+    found = bare if bare in models else None
+    if found is None:
+        folded = [table for table in models if table.lower() == bare.lower()]
+        found = folded[0] if len(folded) == 1 else None
+    if found is None:
+        return None
+    named = {schema.lower()} if schema else _qualifiers(statement, found)
+    if named and None not in named and schemas.get(found, "public").lower() not in named:
+        return None
+    return found
 
 
 def _column_owner(event: LogEvent, column: str, models: TableCatalog) -> str | None:
@@ -166,21 +217,32 @@ def link_errors(
     replay: MigrationReplay,
     pending: Sequence[str],
     classes: dict[str, str],
+    schemas: Mapping[str, str] | None = None,
 ) -> list[LinkedError]:
-    """Link each event to a model table or column, its class and its revision state."""
+    """Link each event to a model table or column, its class and its revision state.
+
+    ``schemas`` gives each model table's schema (``model_schemas``; default ``public``).
+    """
+    schemas = schemas or {}
     linked = []
     for event in events:
         item = LinkedError(event)
         fields = event.fields
+        statement = event.statement
         if event.sqlstate == "42703" and "column" in fields:
             item.column = fields["column"]
-            owner = _find_table(fields["table"], models) if "table" in fields else None
+            owner = (
+                _find_table(fields["table"], models, schemas, statement)
+                if "table" in fields
+                else None
+            )
             item.table = owner or _column_owner(event, item.column, models)
             if item.table and item.column not in _columns(models, item.table):
                 item.table = None  # not a model column: nothing of the project to link
         elif event.sqlstate in ("42P01", "42501") and "object" in fields:
-            item.table = _find_table(fields["object"], models)
+            item.table = _find_table(fields["object"], models, schemas, statement)
         if item.table:
+            item.schema = schemas.get(item.table, "public")
             item.model = classes.get(item.table, item.table)
             item.revision = _creator(replay, item.table, item.column)
             if item.revision is None:
@@ -204,7 +266,14 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def grant_statement(privileges: Sequence[str], table: str, role: str | None) -> str:
-    """``GRANT SELECT ON TABLE public."T" TO "role";`` (a placeholder when no role is known)."""
+def qualified_name(schema: str, table: str) -> str:
+    """``"schema"."table"``, each part quoted."""
+    return f"{quote_identifier(schema)}.{quote_identifier(table)}"
+
+
+def grant_statement(
+    privileges: Sequence[str], table: str, role: str | None, schema: str = "public"
+) -> str:
+    """``GRANT SELECT ON TABLE "public"."T" TO "role";`` (a placeholder when no role is known)."""
     grantee = quote_identifier(role) if role else "<service role>"
-    return f"GRANT {', '.join(privileges)} ON TABLE public.{quote_identifier(table)} TO {grantee};"
+    return f"GRANT {', '.join(privileges)} ON TABLE {qualified_name(schema, table)} TO {grantee};"

@@ -32,7 +32,11 @@ MESSAGES: dict[str, list[re.Pattern[str]]] = {
         re.compile(
             r"permission denied for (?P<kind>table|relation|view|sequence|schema|function)"
             r' "?(?P<object>[^"\s]+)"?'
-        )
+        ),
+        # What PostgreSQL says to a DROP or an ALTER by a role that does not own the table.
+        re.compile(
+            r'must be owner of (?P<kind>table|relation|view|sequence) "?(?P<object>[^"\s]+)"?'
+        ),
     ],
     "3F000": [re.compile(r'schema "(?P<object>[^"]+)" does not exist')],
     "42883": [re.compile(r"(?P<kind>function|operator) (?P<object>\S+?\([^)]*\)) does not exist")],
@@ -176,6 +180,7 @@ class LogParser:
         event.time = event.time or parse_time(str(record.get("time") or "") or None)
         event.method = event.method or _str(record.get("method"))
         event.path = event.path or _str(record.get("path"))
+        event.role = event.role or _str(record.get("db_role"))
         if isinstance(record.get("status"), int):
             event.status = record["status"]
         trace = str(record.get("exc_info") or "")

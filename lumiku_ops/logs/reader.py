@@ -8,10 +8,11 @@ read, so a log that is being written or was cut short is evidence too.
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 from lumiku_ops.errors import ConfigError
@@ -20,24 +21,64 @@ STDIN = "-"
 MIB = 1024 * 1024
 DEFAULT_MAX_MIB = 64
 MAX_LINE_BYTES = MIB  # a traceback line is ~10 KiB; longer lines keep their first MiB
+MAX_MIB = 1024 * 1024  # 1 TiB: beyond any log, and still an exact number of bytes
 _CHUNK = 64 * 1024
 
 
+def check_max_mib(max_mib: float | str) -> int:
+    """``max_mib`` as a number of bytes; ``ConfigError`` unless it is in (0, ``MAX_MIB``]."""
+    if isinstance(max_mib, str):
+        try:
+            max_mib = float(max_mib)
+        except ValueError:
+            raise ConfigError(f"--log-max-mib takes a number of MiB, not {max_mib!r}") from None
+    if isinstance(max_mib, bool) or not isinstance(max_mib, int | float):
+        raise ConfigError(f"--log-max-mib takes a number of MiB, not {max_mib!r}")
+    if not (math.isfinite(max_mib) and 0 < max_mib <= MAX_MIB):
+        raise ConfigError(
+            f"--log-max-mib must be more than 0 and at most {MAX_MIB} (1 TiB), not {max_mib}; "
+            "e.g. --log-max-mib 64"
+        )
+    return max(1, int(max_mib * MIB))
+
+
 def check_readable(source: str) -> None:
-    """Raise ``ConfigError`` now, before any work, when ``source`` cannot be read."""
+    """Raise ``ConfigError`` now, before any work, when ``source`` cannot be read.
+
+    Only a regular file (or ``-``) is a log: ``/dev/zero`` never ends and a FIFO nobody
+    writes to blocks, so neither is opened for reading at all.
+    """
     if source == STDIN:
         return
-    path = Path(source)
+    os.close(_open_regular(source))
+
+
+def _open_regular(source: str) -> int:
+    """A read-only descriptor on ``source``, which must be a regular file."""
     try:
-        with path.open("rb"):
-            pass
+        mode = os.stat(source).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"cannot read log file {source}: it is a folder")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(_not_regular(source))
+        # O_NONBLOCK: if the path was swapped for a FIFO since the stat, opening cannot hang.
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ConfigError(
             f"cannot read log file {source}: {exc.strerror or exc}; "
             "give a readable file, or - for standard input"
         ) from None
-    if path.is_dir():
-        raise ConfigError(f"cannot read log file {source}: it is a folder")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(_not_regular(source))
+    return fd
+
+
+def _not_regular(source: str) -> str:
+    return (
+        f"cannot read log file {source}: it is not a regular file (a device, FIFO or "
+        "socket); give a log file, or - for standard input"
+    )
 
 
 def _lines(stream: BinaryIO) -> Iterator[bytes]:
@@ -69,8 +110,7 @@ def read_lines(source: str, *, max_bytes: int = DEFAULT_MAX_MIB * MIB) -> Iterat
         for line in _lines(sys.stdin.buffer):
             yield _decode(line)
         return
-    check_readable(source)
-    with open(source, "rb") as stream:
+    with os.fdopen(_open_regular(source), "rb") as stream:
         size = os.fstat(stream.fileno()).st_size
         start = max(0, size - max_bytes)
         if start:

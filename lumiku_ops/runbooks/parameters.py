@@ -4,22 +4,34 @@ papermill writes any value into the notebook, and in Python every non-empty stri
 true: ``-p confirm no`` once applied a migration. So before anything runs, each value is
 checked, and converted, against the declared type: a bool takes only ``true``/``false``
 (any case), an int or a float only a number, a duration parameter only a duration; an
-unknown name is a typo. A string never carries a password: secrets reach a runbook by
-environment-variable name, because papermill saves parameter values in the notebook.
+unknown name is a typo. A string never carries a password, a token or a key: secrets
+reach a runbook by environment-variable name, because papermill saves parameter values in
+the notebook. A file parameter names a readable regular file before anything runs.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lumiku_ops.durations import parse_duration
 from lumiku_ops.errors import ConfigError
+from lumiku_ops.logs.reader import check_readable
 
 # Parameters whose strings are durations ("5s", "500ms", "2m"), checked like the flags.
 DURATION_PARAMETERS = frozenset({"deadline", "lock_timeout", "statement_timeout"})
+# Parameters naming a file the runbook reads ("" reads none).
+FILE_PARAMETERS = frozenset({"log_file"})
 _PASSWORD_IN_URL = re.compile(r"://[^/@\s:]+:[^/@\s]+@|[?&;\s]password=", re.IGNORECASE)
+# A query or fragment key that carries a credential (?token=, ?access_token=, ?api_key=, ...), or a JWT.
+_TOKEN_IN_TEXT = re.compile(
+    r"[?&;#](?:[a-z_-]*token|api[_-]?key|apikey|key|secret|client_secret|jwt|auth"
+    r"|authorization|bearer|signature|sig)=[^&;#\s]"
+    r"|\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+",
+    re.IGNORECASE,
+)
 
 
 def _convert(name: str, kind: str, value: Any) -> Any:
@@ -47,6 +59,11 @@ def _convert(name: str, kind: str, value: Any) -> Any:
         raise ConfigError(
             f"parameter '{name}' holds a password, which would be saved in the notebook; "
             "put the URL in an environment variable and pass its name instead"
+        )
+    if _TOKEN_IN_TEXT.search(value):
+        raise ConfigError(
+            f"parameter '{name}' holds a token or key, which would be saved in the notebook; "
+            "remove it, and pass the token by variable name (-p token_env NAME)"
         )
     if name in DURATION_PARAMETERS:
         try:
@@ -79,3 +96,17 @@ def validate_parameters(
         kind = str(declared[name].get("inferred_type_name") or "str")
         checked[name] = _convert(name, kind, value)
     return checked
+
+
+def check_file_parameters(checked: Mapping[str, Any], *, cwd: Path) -> None:
+    """Raise ``ConfigError`` unless each file parameter names a readable regular file.
+
+    Relative paths mean what they mean in ``cwd``, where the runbook's kernel runs.
+    """
+    for name in sorted(FILE_PARAMETERS & set(checked)):
+        value = checked[name]
+        if value:
+            try:
+                check_readable(str(cwd / value))
+            except ConfigError as exc:
+                raise ConfigError(f"parameter '{name}': {exc}") from None

@@ -17,7 +17,7 @@ from typing import Any
 from lumiku_ops.errors import ConfigError
 from lumiku_ops.redaction import redact
 from lumiku_ops.runbooks.catalogue import RUNBOOKS, RUNBOOKS_DIR
-from lumiku_ops.runbooks.parameters import validate_parameters
+from lumiku_ops.runbooks.parameters import check_file_parameters, validate_parameters
 from lumiku_ops.runbooks.steps import read_recorded
 
 
@@ -105,6 +105,7 @@ def run_runbook(
     source = resolve_runbook(name)
     # Before anything runs or any file is written: a bad value is a usage error.
     checked = validate_parameters(name, runbook_parameters(str(source)), parameters or {})
+    check_file_parameters(checked, cwd=(cwd or Path.cwd()).resolve())
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

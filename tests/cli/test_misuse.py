@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,61 @@ def test_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
     (tmp_path / "migrations" / "versions").mkdir(parents=True)
     line = one_error_line(lumiku("diagnose", "--project", str(tmp_path)))
     assert "[tool.lumiku-ops] metadata: importing 'nowhere' from" in line
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("nan", "not nan"),
+        ("inf", "not inf"),
+        ("-inf", "not -inf"),
+        ("1e400", "not inf"),
+        ("1e300", "not 1e+300"),
+        ("-1", "not -1.0"),
+        ("0", "not 0.0"),
+        ("abc", "--log-max-mib takes a number of MiB, not 'abc'"),
+    ],
+)
+def test_a_log_window_that_is_not_a_positive_size(given: str, says: str) -> None:
+    line = one_error_line(lumiku("diagnose", "--log", "-", "--log-max-mib", given, "--json"))
+    assert line.startswith("error: --log-max-mib ") and says in line, line
+
+
+def test_runbook_01_with_a_missing_log_file_runs_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    log = tmp_path / "service.log"
+    line = one_error_line(
+        lumiku("runbook", "run", "01", "-p", "log_file", str(log), "--out", str(out))
+    )
+    assert line.startswith(f"error: parameter 'log_file': cannot read log file {log}: "), line
+    assert not out.exists()
+
+
+def test_an_empty_output_folder_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lumiku_ops", "runbook", "run", "01", "--out", ""],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert one_error_line(result) == (
+        "error: --out is empty; give the output folder, e.g. --out reports/incident"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_since_longer_than_the_calendar_means_no_bound(tmp_path: Path) -> None:
+    log = tmp_path / "service.log"
+    log.write_text("")
+    result = lumiku(
+        "diagnose",
+        "--log",
+        str(log),
+        "--since",
+        "99999999999999999999h",
+        "--json",
+        LUMIKU_API_URL="http://127.0.0.1:9",
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert json.loads(result.stdout)["evidence"]["log"]["since"] is None

@@ -6,9 +6,17 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from lumiku_ops.db.scratch import SHADOW_PREFIX, drop_abandoned, owner_lock_key, shadow_database
+from tests.utils.db import connect
+from tests.utils.postgres import PostgresServer
 
 START_SHADOW = """
 from lumiku_ops.db.scratch import shadow_server
@@ -42,3 +50,83 @@ def test_a_killed_owner_leaves_no_shadow_server_and_no_folder() -> None:
         time.sleep(0.2)
     assert servers_on(pgdata) == []
     assert not pgdata.parent.exists()
+
+
+HOLD_SCRATCH = """
+import sys, time
+from sqlalchemy import text
+from lumiku_ops.db.scratch import shadow_database
+with shadow_database(sys.argv[1]) as connection:
+    print(connection.execute(text("SELECT current_database()")).scalar(), flush=True)
+    time.sleep(120)
+"""
+
+
+def _hold_scratch(shadow_url: str) -> tuple[subprocess.Popen[str], str]:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCRATCH, shadow_url], stdout=subprocess.PIPE, text=True
+    )
+    assert owner.stdout is not None
+    return owner, owner.stdout.readline().strip()
+
+
+def _databases(server: PostgresServer, name: str, *, connected: bool = False) -> int:
+    view = "pg_stat_activity" if connected else "pg_database"
+    with connect(server.url_for("postgres")) as connection:
+        query = text(f"SELECT count(*) FROM {view} WHERE datname = :name")
+        return int(connection.execute(query, {"name": name}).scalar_one())
+
+
+def test_a_killed_replays_scratch_database_is_dropped_by_the_next_run(
+    pg_server: PostgresServer,
+) -> None:
+    shadow_url = pg_server.url_for("postgres")
+    killed, abandoned = _hold_scratch(shadow_url)
+    alive, in_use = _hold_scratch(shadow_url)
+    try:
+        assert abandoned.startswith(SHADOW_PREFIX) and in_use.startswith(SHADOW_PREFIX)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+        deadline = time.monotonic() + 10  # the server notices the closed socket
+        while time.monotonic() < deadline and _databases(pg_server, abandoned, connected=True):
+            time.sleep(0.1)
+        assert _databases(pg_server, abandoned) == 1, "the killed run's database was dropped"
+        # Seconds old, not an hour: a later run drops it because its owner is gone.
+        with shadow_database(shadow_url):
+            pass
+        assert _databases(pg_server, abandoned) == 0
+        # The same sweep leaves the database of an owner that is alive.
+        assert _databases(pg_server, in_use) == 1
+    finally:
+        for owner in (killed, alive):
+            owner.kill()
+            owner.wait(timeout=10)
+        pg_server.drop_database(abandoned)
+        pg_server.drop_database(in_use)
+
+
+def test_a_sweep_leaves_a_scratch_database_whose_owner_holds_its_lock(
+    pg_server: PostgresServer,
+) -> None:
+    name = f"{SHADOW_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(conninfo(pg_server), autocommit=True)
+    sweeper = psycopg.connect(conninfo(pg_server), autocommit=True)
+    try:
+        # An owner between its CREATE DATABASE and its first connection: only the lock.
+        admin.execute("SELECT pg_advisory_lock(%s)", (owner_lock_key(name),))
+        pg_server.create_database(name)
+        assert name not in drop_abandoned(sweeper)
+        admin.close()
+        assert name in drop_abandoned(sweeper)
+    finally:
+        admin.close()
+        sweeper.close()
+        pg_server.drop_database(name)
+
+
+def conninfo(server: PostgresServer) -> str:
+    url = make_url(server.url_for("postgres"))
+    host = url.query.get("host") or url.host
+    return f"host={host} port={url.port or 5432} user={url.username} dbname=postgres" + (
+        f" password={url.password}" if url.password else ""
+    )

@@ -186,10 +186,14 @@ def test_a_revoked_privilege_is_permission_denied_with_a_grant_that_works(
         assert from_log.findings[0] == "PERMISSION_DENIED"
         assert "UNKNOWN_SERVER_ERROR" not in from_log.findings
         assert from_log.affected_tables == ["BackgroundRemovalJob"]
-        # The service's JSON log does not name its role: the GRANT says where it goes.
+        # The service's JSON log names the role it connects as: the GRANT needs no placeholder.
         assert from_log.remedy.command == (
-            'GRANT SELECT ON TABLE public."BackgroundRemovalJob" TO <service role>;'
+            f'GRANT SELECT ON TABLE "public"."BackgroundRemovalJob" TO "{role}";'
         )
+        assert from_log.database is not None
+        with connect(fresh_db) as connection:
+            owner = connection.execute(text("SELECT current_user")).scalar_one()
+        assert from_log.database.owners["BackgroundRemovalJob"] == owner
         assert {r["sqlstate"] for r in from_log.chain} == {"42501"}
 
         checked = run(
@@ -204,7 +208,7 @@ def test_a_revoked_privilege_is_permission_denied_with_a_grant_that_works(
             format_diagnosis(checked)
         )
         grant = checked.remedy.command
-        assert grant == f'GRANT SELECT ON TABLE public."BackgroundRemovalJob" TO "{role}";'
+        assert grant == f'GRANT SELECT ON TABLE "public"."BackgroundRemovalJob" TO "{role}";'
         with connect(fresh_db) as connection:
             connection.execute(text(grant))
         assert service.get("/api/background-remover/jobs", token).status_code == 200

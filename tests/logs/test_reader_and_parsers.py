@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from lumiku_ops.errors import ConfigError
 from lumiku_ops.logs.parsers import LogParser, match_message
 from lumiku_ops.logs.reader import MAX_LINE_BYTES, MIB, read_lines
+from tests.utils.cli import lumiku
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # As the reference service writes them (service/errors.py), traceback shortened.
@@ -147,6 +149,50 @@ def test_a_missing_file_or_a_folder_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="it is a folder|Is a directory"):
         list(read_lines(str(tmp_path)))
 
+
+def _special_files(tmp_path: Path) -> list[str]:
+    fifo = tmp_path / "nobody-writes.fifo"
+    os.mkfifo(fifo)
+    return ["/dev/zero", str(fifo)]
+
+
+def test_a_device_or_a_fifo_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    for source in _special_files(tmp_path):
+        # In a child with a deadline: reading either one used to never end.
+        child = subprocess.run(
+            [sys.executable, "-c", CHECK, source],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=REPO_ROOT,
+        )
+        assert child.stdout.strip() == "refused: it is not a regular file", (source, child)
+
+
+def test_diagnose_refuses_a_special_log_file_with_one_error_line(tmp_path: Path) -> None:
+    for source in _special_files(tmp_path):
+        result = lumiku("diagnose", "--log", source, "--json", timeout=60)
+        assert result.returncode == 1, (source, result.stderr)
+        assert "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert errors == [
+            f"error: cannot read log file {source}: it is not a regular file (a device, "
+            "FIFO or socket); give a log file, or - for standard input"
+        ]
+
+
+CHECK = """
+import sys
+from lumiku_ops.errors import ConfigError
+from lumiku_ops.logs.reader import check_readable, read_lines
+try:
+    check_readable(sys.argv[1])
+except ConfigError as exc:
+    try:
+        next(read_lines(sys.argv[1]))
+    except ConfigError:
+        print("refused:", str(exc).split(": ", 1)[1].split(" (")[0])
+"""
 
 READ_GIB = """
 import resource, sys

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
-from lumiku_ops.db.scratch import shadow_database
+from lumiku_ops.db.scratch import owner_lock_key, shadow_database
 from tests.project.conftest import (
     ENDPOINTS,
     FIRST,
@@ -248,17 +251,24 @@ def test_a_scratch_database_left_by_a_killed_run_is_dropped_later(
     shadow_server: PostgresServer, shadow_url: str
 ) -> None:
     # A run killed mid-replay cannot drop its scratch database; the next replay on the
-    # same server drops those that are old and idle, and leaves a recent one alone.
+    # same server drops every one whose owner's lock is free, however recent, and leaves
+    # one whose owner still holds its lock.
     abandoned = "lumiku_shadow_1000000000_deadbeef"
     recent = f"lumiku_shadow_{int(time.time())}_cafecafe"
-    for name in (abandoned, recent):
+    owned = f"lumiku_shadow_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+    owner = psycopg.connect(make_url(shadow_url).render_as_string(False).replace("+psycopg", ""))
+    owner.autocommit = True
+    owner.execute("SELECT pg_advisory_lock(%s)", (owner_lock_key(owned),))
+    for name in (abandoned, recent, owned):
         shadow_server.create_database(name)
     try:
         with shadow_database(shadow_url) as connection:
             assert connection.exec_driver_sql("SELECT 1").scalar() == 1
             left = shadow_databases(shadow_server)
         assert abandoned not in left
-        assert recent in left
+        assert recent not in left
+        assert owned in left
     finally:
-        for name in (abandoned, recent):
+        owner.close()
+        for name in (abandoned, recent, owned):
             shadow_server.drop_database(name)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from lumiku_ops.errors import ConfigError
-from lumiku_ops.runbooks.parameters import validate_parameters
+from lumiku_ops.runbooks.parameters import check_file_parameters, validate_parameters
 from lumiku_ops.runbooks.run import runbook_parameters
 from tests.utils.cli import lumiku
 from tests.utils.db import connect, upgrade
@@ -39,12 +40,35 @@ def test_true_false_spellings_are_converted(given: dict[str, object], expected: 
         ({"lock_timeout": "forever"}, "forever"),
         ({"target": 2}, "'target' is a string"),
         ({"api_url": "http://ops:pw@api.example.com"}, "'api_url' holds a password"),
+        ({"api_url": "https://api.example.com/?token=eyJhbGciOi.eyJzdWIi.c2ln"}, "a token"),
+        ({"api_url": "https://api.example.com/x?access_token=abc123"}, "'api_url' holds a token"),
+        ({"api_url": "https://api.example.com/?v=1&api_key=abc123"}, "'api_url' holds a token"),
+        ({"api_url": "https://api.example.com/?API-KEY=abc123"}, "'api_url' holds a token"),
+        ({"api_url": "https://api.example.com/?jwt=abc"}, "'api_url' holds a token"),
+        ({"api_url": "https://api.example.com/cb#access_token=abc"}, "'api_url' holds a token"),
+        ({"target": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ"}, "'target' holds a token"),
         ({"target": "he\x00ad"}, "'target' holds a NUL byte"),
     ],
 )
 def test_a_wrong_value_names_the_parameter(given: dict[str, object], names: str) -> None:
     with pytest.raises(ConfigError, match=names):
         validate_parameters("03", APPLY, given)
+
+
+def test_a_query_without_a_credential_is_kept() -> None:
+    url = "https://api.example.com/v1?page=2&sort_key=name&monkey=1"
+    assert validate_parameters("03", APPLY, {"api_url": url}) == {"api_url": url}
+
+
+def test_a_log_file_must_be_a_readable_regular_file(tmp_path: Path) -> None:
+    (tmp_path / "service.log").write_text("")
+    check_file_parameters({"log_file": "service.log"}, cwd=tmp_path)
+    check_file_parameters({"log_file": ""}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match=r"parameter 'log_file': .*nope\.log: No such file"):
+        check_file_parameters({"log_file": "nope.log"}, cwd=tmp_path)
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(ConfigError, match="parameter 'log_file': .* not a regular file"):
+        check_file_parameters({"log_file": str(tmp_path / "pipe")}, cwd=Path("/"))
 
 
 @pytest.mark.db

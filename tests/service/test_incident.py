@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import JWT_SECRET
-from tests.utils.db import upgrade
+from tests.utils.db import connect, upgrade
 from tests.utils.factories import user_with_token
 from tests.utils.service import RunningService
 
@@ -27,6 +28,8 @@ def test_missing_tables_give_500s_then_upgrade_fixes_them_without_restart(
     upgrade(fresh_db, "0001")
     _, token = user_with_token(fresh_db, JWT_SECRET, email="before@lumiku.local", credits=1092)
     service = service_factory(fresh_db)
+    with connect(fresh_db) as connection:
+        role = connection.execute(text("SELECT current_user")).scalar_one()
 
     ready = service.get("/health/ready")
     assert ready.status_code == 503
@@ -46,6 +49,8 @@ def test_missing_tables_give_500s_then_upgrade_fixes_them_without_restart(
         errors = [r for r in records if r["level"] == "ERROR"]
         assert len(errors) == 1
         assert errors[0]["sqlstate"] == "42P01"
+        # The role it connects as, so a GRANT read from this log can name it.
+        assert errors[0]["db_role"] == role
         assert "does not exist" in errors[0]["exc_info"]
         assert response.headers["X-Request-ID"] == body["requestId"]
 
