@@ -19,7 +19,7 @@ def format_verdict(diagnosis: Diagnosis) -> str:
         "",
         f"**Next step:** {remedy.explanation}",
         "",
-        f"    {remedy.command}",
+        code_block(remedy.command, "bash"),
         "",
     ]
     if remedy.runbook:
@@ -27,6 +27,13 @@ def format_verdict(diagnosis: Diagnosis) -> str:
     if len(diagnosis.findings) > 1:
         lines += [f"Also found: {', '.join(diagnosis.findings[1:])}", ""]
     return "\n".join(lines)
+
+
+def format_next_step(diagnosis: Diagnosis) -> str:
+    """The verdict and the one command to run next, on one line."""
+    remedy = diagnosis.remedy
+    runbook = f" (runbook {code_span(remedy.runbook)})" if remedy.runbook else ""
+    return f"**{escape_markdown(diagnosis.verdict)}**: next {code_span(remedy.command)}{runbook}"
 
 
 def format_http_evidence(diagnosis: Diagnosis) -> str:
