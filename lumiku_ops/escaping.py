@@ -19,10 +19,18 @@ CONTENT_SECURITY_POLICY = (
 )
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
 
+# Control characters (but tab and line breaks) drive a terminal: ESC [ 2 J clears it, OSC 8
+# makes links. Shown as \xNN, they are inert in a terminal, in Markdown and in HTML.
+_CONTROLS = {
+    code: f"\\x{code:02x}"
+    for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]
+    if code not in (0x09, 0x0A, 0x0D)
+}
+_CONTROL = str.maketrans(_CONTROLS)
 # Characters that start inline Markdown anywhere (emphasis, code, links, images, raw HTML,
 # entities, table cells, strikethrough, math). Line breaks would start a new block.
 _INLINE = str.maketrans(
-    {**{c: "\\" + c for c in "\\`*[]<>&|~$"}, "\n": " ", "\r": " ", "\x00": " "}
+    {**_CONTROLS, **{c: "\\" + c for c in "\\`*[]<>&|~$"}, "\n": " ", "\r": " "}
 )
 # An underscore between two letters or digits is never emphasis; elsewhere it may be.
 _UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
@@ -35,12 +43,18 @@ def escape_html(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def escape_control(text: object) -> str:
+    """``text`` with control characters other than tab and line breaks shown as ``\\xNN``."""
+    return str(text).translate(_CONTROL)
+
+
 def escape_markdown(text: object) -> str:
     """``text`` for Markdown, on one line: it renders as itself, never as markup.
 
     Backslash-escapes what could start emphasis, code, a link or image, raw HTML, an entity,
     a table cell, strikethrough or math; breaks a bare ``http://`` autolink; folds line
-    breaks into spaces; and escapes a heading, list or quote marker at its start.
+    breaks into spaces; shows control characters as ``\\xNN``; and escapes a heading,
+    list or quote marker at its start.
     """
     escaped = _UNDERSCORE.sub(r"\\_", str(text).translate(_INLINE)).replace("://", "\\://")
     start = len(escaped) - len(escaped.lstrip(" \t"))
@@ -61,14 +75,20 @@ def code_span(text: object) -> str:
     table cell (renderers do not unescape it there), and a line break ends the line.
     """
     value = str(text)
-    if value and not any(c in value for c in "`|\n\r\x00") and value.strip() == value:
+    if (
+        value
+        and value.isprintable()
+        and "`" not in value
+        and "|" not in value
+        and value.strip() == value
+    ):
         return f"`{value}`"
     return escape_markdown(value)
 
 
 def code_block(text: object, language: str = "") -> str:
     """``text`` as a fenced code block whose fence no line of ``text`` can close."""
-    value = str(text).rstrip()
+    value = escape_control(str(text).rstrip())
     longest = max((len(run) for run in _BACKTICKS.findall(value)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{language}\n{value}\n{fence}"

@@ -12,6 +12,7 @@ from lumiku_ops.escaping import (
     add_content_security_policy,
     code_block,
     code_span,
+    escape_control,
     escape_html,
     escape_markdown,
 )
@@ -34,6 +35,7 @@ from lumiku_ops.escaping import (
         ("12. item", "12\\. item"),
         ("3) item", "3\\) item"),
         ("2026-12-05", "2026-12-05"),
+        ("\x1b[31mred\x00", "\\x1b\\[31mred\\x00"),
     ],
 )  # fmt: skip
 def test_escape_markdown_exact(text: str, escaped: str) -> None:
@@ -67,6 +69,8 @@ def test_code_span_and_block() -> None:
     assert code_span("a|b") == "a\\|b"  # renderers keep \| inside a span: escaped text instead
     assert code_block("x\n```\ny", "sql") == "````sql\nx\n```\ny\n````"
     assert code_block("plain") == "```\nplain\n```"
+    assert code_block("\x1b]8;;x\x07") == "```\n\\x1b]8;;x\\x07\n```"
+    assert escape_control("a\tb\nc\x1b\x9b\x7f") == "a\tb\nc\\x1b\\x9b\\x7f"
 
 
 def test_escape_html_and_the_policy() -> None:
