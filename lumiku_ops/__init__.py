@@ -46,6 +46,7 @@ _EXPORTS = {
     "format_lint": "lumiku_ops.migrate.format",
     "format_log_evidence": "lumiku_ops.diagnose.format",
     "format_migration_evidence": "lumiku_ops.diagnose.format",
+    "format_next_step": "lumiku_ops.diagnose.format",
     "format_plan": "lumiku_ops.migrate.format",
     "format_readiness": "lumiku_ops.runbooks.steps",
     "format_schema_verification": "lumiku_ops.migrate.format",
@@ -116,6 +117,7 @@ __all__ = [
     "format_lint",
     "format_log_evidence",
     "format_migration_evidence",
+    "format_next_step",
     "format_plan",
     "format_readiness",
     "format_schema_verification",
@@ -173,6 +175,7 @@ if TYPE_CHECKING:
         format_http_evidence,
         format_log_evidence,
         format_migration_evidence,
+        format_next_step,
         format_verdict,
     )
     from lumiku_ops.durations import parse_duration

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from lumiku_ops.diagnose.diagnosis import Diagnosis
+from lumiku_ops.escaping import code_block, code_span, escape_markdown
 from lumiku_ops.redaction import redact
 
 BODY_PREVIEW = 120
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def format_verdict(diagnosis: Diagnosis) -> str:
@@ -22,7 +19,7 @@ def format_verdict(diagnosis: Diagnosis) -> str:
         "",
         f"**Next step:** {remedy.explanation}",
         "",
-        f"    {remedy.command}",
+        code_block(remedy.command, "bash"),
         "",
     ]
     if remedy.runbook:
@@ -30,6 +27,13 @@ def format_verdict(diagnosis: Diagnosis) -> str:
     if len(diagnosis.findings) > 1:
         lines += [f"Also found: {', '.join(diagnosis.findings[1:])}", ""]
     return "\n".join(lines)
+
+
+def format_next_step(diagnosis: Diagnosis) -> str:
+    """The verdict and the one command to run next, on one line."""
+    remedy = diagnosis.remedy
+    runbook = f" (runbook {code_span(remedy.runbook)})" if remedy.runbook else ""
+    return f"**{escape_markdown(diagnosis.verdict)}**: next {code_span(remedy.command)}{runbook}"
 
 
 def format_http_evidence(diagnosis: Diagnosis) -> str:
@@ -47,11 +51,12 @@ def format_http_evidence(diagnosis: Diagnosis) -> str:
         if len(body) > BODY_PREVIEW:
             body = body[:BODY_PREVIEW] + "…"
         lines.append(
-            f"| `{exchange.method} {exchange.request_target}` | {status} "
-            f"| {exchange.latency_ms:.0f} ms | {_cell(body)} |"
+            f"| {code_span(f'{exchange.method} {exchange.request_target}')} "
+            f"| {escape_markdown(status)} | {exchange.latency_ms:.0f} ms "
+            f"| {escape_markdown(body)} |"
         )
     lines += ["", "Reproduce any of them:", ""]
-    lines += [f"    {exchange.curl}" for exchange in diagnosis.http]
+    lines.append(code_block("\n".join(exchange.curl for exchange in diagnosis.http), "bash"))
     return "\n".join(lines)
 
 
@@ -62,32 +67,35 @@ def format_database_evidence(diagnosis: Diagnosis) -> str:
         return "The database was not inspected."
     lines = ["### Database", ""]
     if not db.reachable:
-        return "\n".join([*lines, f"Unreachable: {db.error}"])
+        return "\n".join([*lines, f"Unreachable: {escape_markdown(db.error)}"])
     lines += [
         f"- server: PostgreSQL {db.server_version} (read-only session: "
         f"{'yes' if db.read_only else 'NO'})",
-        f"- recorded revision: {db.recorded_revision or 'none'}"
+        f"- recorded revision: {escape_markdown(db.recorded_revision or 'none')}"
         + ("" if db.has_version_table else " (no alembic_version table)"),
-        f"- model tables present: {', '.join(sorted(db.catalog)) or 'none'}",
+        f"- model tables present: {escape_markdown(', '.join(sorted(db.catalog)) or 'none')}",
         "",
     ]
     role = db.privileges
     if role is not None and not role.exists:
-        lines += [f"- service role `{role.role}`: **does not exist** on this server", ""]
+        lines += [f"- service role {code_span(role.role)}: **does not exist** on this server", ""]
     elif role is not None:
-        lacking = "; ".join(f"{', '.join(p)} on {t}" for t, p in role.missing.items())
+        lacking = escape_markdown(
+            "; ".join(f"{', '.join(p)} on {t}" for t, p in role.missing.items())
+        )
         usage = "" if role.schema_usage else " (no USAGE on schema public)"
-        lines += [f"- service role `{role.role}`: lacks {lacking or 'nothing'}{usage}", ""]
+        lines += [f"- service role {code_span(role.role)}: lacks {lacking or 'nothing'}{usage}", ""]
     if diagnosis.table_diffs:
         lines += ["Tables against the models:", ""]
-        lines += [f"- {diff.summary()}" for diff in diagnosis.table_diffs]
+        lines += [f"- {escape_markdown(diff.summary())}" for diff in diagnosis.table_diffs]
         lines.append("")
     else:
         lines += ["Every model table matches the models.", ""]
     if db.look_alikes:
         lines += ["Look-alike tables (probably meant to be model tables):", ""]
         lines += [
-            f"- `{item.schema}.{item.name}` looks like `{item.model_table}` ({item.reason})"
+            f"- {code_span(f'{item.schema}.{item.name}')} looks like {code_span(item.model_table)} "
+            f"({escape_markdown(item.reason)})"
             for item in db.look_alikes
         ]
     return "\n".join(lines)
@@ -101,19 +109,25 @@ def format_migration_evidence(diagnosis: Diagnosis) -> str:
     creators = migrations.get("created_by", {})
     lines = ["### Migrations", "", "| revision | message | file |", "|---|---|---|"]
     lines += [
-        f"| {r['revision']} | {r['message']} | `{r['file']}` |"
+        f"| {escape_markdown(r['revision'])} | {escape_markdown(r['message'])} "
+        f"| {code_span(r['file'])} |"
         for r in migrations.get("revisions", [])
     ]
     lines += [
         "",
-        f"- heads: {', '.join(migrations.get('heads', [])) or 'none'}",
-        f"- recorded in the database: {migrations.get('recorded_revision') or 'none'}",
-        f"- pending for this database: {', '.join(migrations.get('pending', [])) or 'none'}",
+        f"- heads: {escape_markdown(', '.join(migrations.get('heads', [])) or 'none')}",
+        "- recorded in the database: "
+        + escape_markdown(migrations.get("recorded_revision") or "none"),
+        "- pending for this database: "
+        + escape_markdown(", ".join(migrations.get("pending", [])) or "none"),
         "",
         "| model table | created by revision |",
         "|---|---|",
     ]
-    lines += [f"| {table} | {rev or '**none**'} |" for table, rev in creators.items()]
+    lines += [
+        f"| {escape_markdown(table)} | {escape_markdown(rev) if rev else '**none**'} |"
+        for table, rev in creators.items()
+    ]
     return "\n".join(lines)
 
 
@@ -128,7 +142,7 @@ def format_log_evidence(diagnosis: Diagnosis) -> str:
     lines = [
         "### Evidence chain",
         "",
-        f"{log.lines_read} lines read from {', '.join(log.sources)} ({window}); "
+        f"{log.lines_read} lines read from {escape_markdown(', '.join(log.sources))} ({window}); "
         f"{len(log.errors)} errors found.",
         "",
     ]
@@ -151,17 +165,18 @@ def format_log_evidence(diagnosis: Diagnosis) -> str:
         "|---|---|---|---|---|",
     ]
     for row in rows:
-        request = row["request"] or "(no request)"
+        request = escape_markdown(row["request"] or "(no request)")
         if row["request_id"]:
-            request += f" `{row['request_id'][:12]}`"
-        revision = row["revision_state"] or "not a model object"
+            request += f" {code_span(row['request_id'][:12])}"
+        revision = escape_markdown(row["revision_state"] or "not a model object")
         if row["revision"]:
-            revision = f"{row['revision']} ({revision})"
+            revision = f"{escape_markdown(row['revision'])} ({revision})"
         elif row["revision_state"] == "none":
             revision = "**no revision**"
         lines.append(
-            f"| {_cell(request)} | {_cell(redact(row['error'] or ''))} | {row['object'] or '-'} "
-            f"| {row['model'] or '-'} | {revision} |"
+            f"| {request} | {escape_markdown(redact(row['error'] or ''))} "
+            f"| {escape_markdown(row['object'] or '-')} | {escape_markdown(row['model'] or '-')} "
+            f"| {revision} |"
         )
     return "\n".join(lines)
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import html
+import re
 from datetime import datetime
 from typing import Any
 
+from lumiku_ops.escaping import (
+    CSP_META,
+    code_block,
+    code_span,
+    escape_html,
+    escape_markdown,
+)
 from lumiku_ops.incident.collect import IncidentFolder
 
 SQL_LINES = 80
+_UNESCAPE = re.compile(r"\\(.)")
 CI_LINES = """\
 # .github/workflows/migrations.yml (any CI: the same two commands)
 - name: Every model change has its revision
@@ -26,13 +34,17 @@ def _clock(value: str | None) -> str:
     if not value:
         return "unknown"
     try:
-        return _at(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return _at(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
     except ValueError:
-        return value
+        return escape_markdown(value)
 
 
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return escape_markdown(text)
+
+
+def _paths(paths: list[str], empty: str) -> str:
+    return ", ".join(code_span(p) for p in paths) or empty
 
 
 def _span(seconds: float) -> str:
@@ -63,12 +75,11 @@ def _summary(incident: IncidentFolder) -> list[str]:
     return [
         "## Executive summary",
         "",
-        f"- **Problem:** {len(failing)} endpoint(s) answered 5xx: "
-        + (", ".join(f"`{p}`" for p in failing) or "none"),
-        f"- **Root cause:** `{diagnosis.get('verdict', 'not diagnosed')}`: "
-        + str(diagnosis.get("summary", "runbook 01 did not run.")),
-        f"- **Impact:** {', '.join(f'`{p}`' for p in failing) or 'nothing'} unusable; "
-        f"{', '.join(f'`{p}`' for p in working) or 'nothing'} kept working.",
+        f"- **Problem:** {len(failing)} endpoint(s) answered 5xx: " + _paths(failing, "none"),
+        f"- **Root cause:** {code_span(diagnosis.get('verdict', 'not diagnosed'))}: "
+        + _cell(diagnosis.get("summary", "runbook 01 did not run.")),
+        f"- **Impact:** {_paths(failing, 'nothing')} unusable; "
+        f"{_paths(working, 'nothing')} kept working.",
         f"- **Time to fix:** {took}, from the first runbook ({_at(started)}) "
         f"to the last ({_at(ended)}).",
         f"- **Status:** {'fixed and verified' if fixed else 'NOT verified as fixed'}.",
@@ -81,7 +92,9 @@ def _worked_and_failed(incident: IncidentFolder) -> list[str]:
     lines = ["## What worked and what failed", "", "| endpoint | status | |", "|---|---|---|"]
     for path, status in sorted(before.items()):
         ok = status is not None and status < 400
-        lines.append(f"| `GET {path}` | {status} | {'works' if ok else '**fails**'} |")
+        lines.append(
+            f"| {code_span(f'GET {path}')} | {_cell(status)} | {'works' if ok else '**fails**'} |"
+        )
     return [*lines, ""]
 
 
@@ -98,11 +111,12 @@ def _chain(incident: IncidentFolder) -> list[str]:
     ]
     for row in rows:
         revision = row.get("revision") or "no revision"
+        request_id = str(row.get("request_id") or "")[:12]
         lines.append(
             f"| {_clock(row.get('time'))} | {_cell(row.get('request') or '-')} "
-            f"`{(row.get('request_id') or '')[:12]}` | {_cell(row.get('error'))} "
-            f"| {row.get('object')} | {row.get('model')} "
-            f"| {revision} ({row.get('revision_state')}) |"
+            f"{code_span(request_id) if request_id else ''} | {_cell(row.get('error'))} "
+            f"| {_cell(row.get('object'))} | {_cell(row.get('model'))} "
+            f"| {_cell(revision)} ({_cell(row.get('revision_state'))}) |"
         )
     return [*lines, ""]
 
@@ -115,8 +129,8 @@ def _timeline(incident: IncidentFolder) -> list[str]:
         failures = sum(int(row.get("count", 1)) for row in chain)
         events.append((_clock(times[0]), f"first logged 5xx of the {failures} the chain explains"))
     names = {
-        "01_diagnose_500s": "diagnosis: verdict `{verdict}`",
-        "02_create_migration": "revision `{revision}` created",
+        "01_diagnose_500s": "diagnosis: verdict {verdict}",
+        "02_create_migration": "revision {revision} created",
         "03_apply_migration": "migration {outcome}: {from_revision} → {to_revision}",
         "04_verify_endpoints": "endpoints verified: passed = {passed}",
     }
@@ -127,13 +141,15 @@ def _timeline(incident: IncidentFolder) -> list[str]:
     for row in incident.recorded("03_apply_migration").get("audit") or []:
         events.append((_clock(row.get("at")), "audit trail: apply committed"))
     lines = ["## Root-cause timeline", "", "| time | event |", "|---|---|"]
-    lines += [f"| {at} | {_cell(what)} |" for at, what in sorted(events)]
+    lines += [f"| {at} | {what} |" for at, what in sorted(events)]
     return [*lines, ""]
 
 
 class _Default(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
+    """Recorded values for a timeline label: escaped, ``?`` when missing."""
+
+    def __getitem__(self, key: str) -> str:
+        return _cell(super().__getitem__(key)) if key in self else "?"
 
 
 def _fix(incident: IncidentFolder) -> list[str]:
@@ -142,28 +158,32 @@ def _fix(incident: IncidentFolder) -> list[str]:
     lines = ["## The fix", ""]
     if created:
         lines += [
-            f"- revision `{created.get('revision')}` (after `{created.get('down_revision')}`), "
-            f"file `{created.get('path')}`; complete: {created.get('complete')}, "
-            f"lint passed: {created.get('lint_passed')}",
+            f"- revision {code_span(created.get('revision'))} "
+            f"(after {code_span(created.get('down_revision'))}), "
+            f"file {code_span(created.get('path'))}; complete: {_cell(created.get('complete'))}, "
+            f"lint passed: {_cell(created.get('lint_passed'))}",
         ]
     for row in applied.get("audit") or []:
         lines.append(
-            f"- applied {_clock(row.get('at'))} by `{row.get('os_user')}` (database role "
-            f"`{row.get('db_user')}`) on host `{row.get('host')}`: {row.get('from_revision')} → "
-            f"{row.get('to_revision')}, {row.get('outcome')} in {row.get('duration_ms')} ms"
+            f"- applied {_clock(row.get('at'))} by {code_span(row.get('os_user'))} (database "
+            f"role {code_span(row.get('db_user'))}) on host {code_span(row.get('host'))}: "
+            f"{_cell(row.get('from_revision'))} → {_cell(row.get('to_revision'))}, "
+            f"{_cell(row.get('outcome'))} in {_cell(row.get('duration_ms'))} ms"
         )
     if applied and not applied.get("audit"):
-        lines.append(f"- outcome: {applied.get('outcome')} (no audit row: nothing was committed)")
+        lines.append(
+            f"- outcome: {_cell(applied.get('outcome'))} (no audit row: nothing was committed)"
+        )
     sql = str(created.get("sql") or "")
     if sql:
         shown = sql.splitlines()
         more = len(shown) - SQL_LINES
         lines += [
             "",
-            "```sql",
-            *shown[:SQL_LINES],
-            *([f"-- … {more} more lines"] if more > 0 else []),
-            "```",
+            code_block(
+                "\n".join([*shown[:SQL_LINES], *([f"-- … {more} more lines"] if more > 0 else [])]),
+                "sql",
+            ),
         ]
     return [*lines, ""]
 
@@ -174,7 +194,7 @@ def _verification(incident: IncidentFolder) -> list[str]:
     lines = ["## Verification", "", "| endpoint | before | after |", "|---|---|---|"]
     for path in sorted(set(before) | set(after)):
         was, now = before.get(path, "not probed"), after.get(path, "not checked")
-        lines.append(f"| `GET {path}` | {was} | {now} |")
+        lines.append(f"| {code_span(f'GET {path}')} | {_cell(was)} | {_cell(now)} |")
     return [*lines, ""]
 
 
@@ -195,7 +215,7 @@ def _prevention() -> list[str]:
 
 def format_incident(incident: IncidentFolder, *, generated: datetime) -> str:
     """The whole report as Markdown (secrets not yet masked: the writer masks them)."""
-    verdict = incident.recorded("01_diagnose_500s").get("verdict", "not diagnosed")
+    verdict = _cell(incident.recorded("01_diagnose_500s").get("verdict", "not diagnosed"))
     runs = [
         "## Runbooks",
         "",
@@ -243,8 +263,10 @@ def render_incident_html(markdown: str) -> str:
     import mistune
 
     body = mistune.create_markdown(escape=True, plugins=["table"])(markdown)
-    title = html.escape(markdown.splitlines()[0].lstrip("# ") if markdown else "Incident report")
+    heading = markdown.splitlines()[0].lstrip("# ") if markdown else "Incident report"
+    # The heading is Markdown: drop its backslash escapes, then escape it for HTML.
+    title = escape_html(_UNESCAPE.sub(r"\1", heading))
     return (
-        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{STYLE}</style></head><body>\n{body}</body></html>\n"
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{CSP_META}'
+        f"<title>{title}</title><style>{STYLE}</style></head><body>\n{body}</body></html>\n"
     )

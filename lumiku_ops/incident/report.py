@@ -57,6 +57,9 @@ def write_incident_report(settings: Settings, folder: Path) -> IncidentReport:
     """
     incident = read_incident_folder(folder)
     secrets = [settings.token, settings.jwt_secret, settings.database_url]
+    # Mask before the report escapes what it shows: an escaped secret no longer matches.
+    for run in incident.runbooks.values():
+        run.recorded = _masked(run.recorded, secrets)
     markdown = redact(format_incident(incident, generated=datetime.now(UTC)), secrets)
     md_path, html_path = folder / "incident.md", folder / "incident.html"
     md_path.write_text(markdown, encoding="utf-8")
@@ -72,6 +75,16 @@ def write_incident_report(settings: Settings, folder: Path) -> IncidentReport:
         after=after_statuses(incident),
         time_to_fix_s=(ended - started).total_seconds() if started and ended else None,
     )
+
+
+def _masked(value: Any, secrets: list[str | None]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {_masked(key, secrets): _masked(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, secrets) for item in value]
+    return value
 
 
 def format_report(report: IncidentReport) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
+
+from lumiku_ops.escaping import CSP_META, escape_html
 
 if TYPE_CHECKING:
     from lumiku_ops.reference.demo import DemoResult
@@ -28,7 +29,7 @@ def _status(value: int | None) -> str:
 
 def render_index(result: DemoResult) -> str:
     """The summary page as an HTML string (no external assets)."""
-    e = html.escape
+    e = escape_html
     passed = result.passed
     rows = "".join(
         f"<tr><td><code>GET {e(path)}</code></td><td>{_status(result.before.get(path))}</td>"
@@ -65,7 +66,8 @@ def render_index(result: DemoResult) -> str:
     )
     banner = "ALL CHECKS PASSED" if passed else "FAILED"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Incident replay: migration never created</title>
+<html lang="en"><head><meta charset="utf-8">{CSP_META}
+<title>Incident replay: migration never created</title>
 <style>{STYLE}</style></head><body>
 <h1>Incident replay: the migration that was never created</h1>
 <p class="sub">Background Remover API, four tables in the models, no revision creating them.</p>

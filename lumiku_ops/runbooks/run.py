@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lumiku_ops.errors import ConfigError
+from lumiku_ops.escaping import add_content_security_policy
 from lumiku_ops.redaction import redact
 from lumiku_ops.runbooks.catalogue import RUNBOOKS, RUNBOOKS_DIR
 from lumiku_ops.runbooks.parameters import check_file_parameters, validate_parameters
@@ -71,17 +72,31 @@ def runbook_parameters(name: str) -> dict[str, dict[str, Any]]:
 
 
 def render_html(notebook: Path, destination: Path, *, with_code: bool) -> Path:
-    """Render ``notebook`` to HTML; the reviewer version hides code cells and prompts."""
+    """Render ``notebook`` to HTML; the reviewer version hides code cells and prompts.
+
+    The page loads nothing from another host: nbconvert's script URLs (require.js, MathJax,
+    Mermaid, jQuery, widgets) are blanked, and a Content-Security-Policy forbids scripts and
+    remote resources, so neither a log line nor the template can make the browser reach out.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=not with_code, exclude_input_prompt=True)
-    exporter.exclude_output_prompt = True
+    exporter = HTMLExporter(
+        exclude_input=not with_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        require_js_url="",
+        mathjax_url="",
+        mermaid_js_url="",
+        mermaid_layout_elk_js_url="",
+        jquery_url="",
+        jupyter_widgets_base_url="",
+    )
     with warnings.catch_warnings():
         # Recorded results use a private mimetype that HTML deliberately does not show.
         warnings.filterwarnings("ignore", message=".*is not able to be represented")
         body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    destination.write_text(body, encoding="utf-8")
+    destination.write_text(add_content_security_policy(body), encoding="utf-8")
     return destination
 
 

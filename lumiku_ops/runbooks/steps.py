@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lumiku_ops.durations import parse_duration
 from lumiku_ops.verify.endpoints import Check, Exchange, Verification, load_checks, probe
 from lumiku_ops.errors import ConfigError
+from lumiku_ops.escaping import code_block, code_span, escape_markdown
 from lumiku_ops.migrate.apply import ApplyResult, apply_migrations
 from lumiku_ops.migrate.confirm import runbook_dry_run
 from lumiku_ops.redaction import mask_url, redact
@@ -65,10 +66,10 @@ def describe_settings(settings: Settings) -> str:
     database = mask_url(settings.database_url) if settings.database_url else "embedded PostgreSQL"
     return "\n".join(
         [
-            f"- service: `{redact(settings.api_url)}`",
-            f"- database: `{database}`",
-            f"- project: `{settings.project_dir}`",
-            f"- migrations: `{settings.migrations_dir}`",
+            f"- service: {code_span(redact(settings.api_url))}",
+            f"- database: {code_span(database)}",
+            f"- project: {code_span(settings.project_dir)}",
+            f"- migrations: {code_span(settings.migrations_dir)}",
             f"- token: {'set' if settings.token else 'not set'}",
         ]
     )
@@ -83,7 +84,7 @@ def show(markdown: str) -> None:
 
 def show_code(source: str, language: str = "python") -> None:
     """Display source code with syntax highlighting."""
-    show(f"```{language}\n{source.rstrip()}\n```")
+    show(code_block(source, language))
 
 
 def show_png(png: bytes | None) -> None:
@@ -165,7 +166,8 @@ def format_readiness(exchange: Exchange | None) -> str:
         return "No `ready_path` in `[tool.lumiku-ops]`: readiness not checked."
     status = exchange.status if exchange.status is not None else exchange.error_category
     return (
-        f"`GET {exchange.request_target}` → **{status}**\n\n```json\n{exchange.body_text}\n```"
+        f"{code_span(f'GET {exchange.request_target}')} → **{escape_markdown(status)}**\n\n"
+        + code_block(exchange.body_text, "json")
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from lumiku_ops.escaping import escape_control
 from lumiku_ops.redaction import redact
 from lumiku_ops.verify.endpoints import CheckResult, Verification
 
@@ -50,7 +51,8 @@ def format_transcript(result: CheckResult, *, body_limit: int = BODY_LIMIT) -> s
     else:
         lines.append(f"* failed after {attempts}, {timing}")
         lines.append(_failure_block(result))
-    return redact("\n".join(lines))
+    # A body's control characters would drive the operator's terminal (and break JUnit XML).
+    return escape_control(redact("\n".join(lines)))
 
 
 def format_summary(verification: Verification) -> str:
@@ -120,10 +122,12 @@ def format_junit(verification: Verification) -> str:
                 tag,
                 {
                     "type": result.category or "failed",
-                    "message": redact(f"{result.category}: {'; '.join(result.failures)}"),
+                    "message": escape_control(
+                        redact(f"{result.category}: {'; '.join(result.failures)}")
+                    ),
                 },
             )
-            problem.text = redact(_failure_block(result))
+            problem.text = escape_control(redact(_failure_block(result)))
         ET.SubElement(case, "system-out").text = format_transcript(result)
     ET.indent(suites)
     body = ET.tostring(suites, encoding="unicode")

@@ -152,6 +152,15 @@ def test_a_binary_body_is_summarised_not_dumped() -> None:
     assert "<2048 bytes of binary data>" in text.splitlines()
 
 
+def test_control_characters_in_a_body_are_shown_not_sent_to_the_terminal() -> None:
+    body = "\x1b[2J\x1b]8;;http://127.0.0.1/x\x07click\x1b]8;;\x07\tok"
+    result = passed(body_text=body, body_bytes=len(body))
+    text = format_transcript(result)
+    assert "\\x1b[2J\\x1b]8;;http://127.0.0.1/x\\x07click\\x1b]8;;\\x07\tok" in text
+    assert "\x1b" not in text and "\x07" not in text
+    ET.fromstring(format_junit(Verification(api_url=URL, checks=[result], duration_ms=1)))
+
+
 def test_formatters_mask_a_token_that_slipped_into_a_body() -> None:
     text = format_transcript(passed(body_text=f'{{"echo": "Bearer {JWT}"}}'))
     assert JWT not in text
