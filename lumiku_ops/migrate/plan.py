@@ -128,6 +128,8 @@ DESTRUCTIVE = [
         re.compile(r"\bALTER\s+TABLE\b[^;]*\bDROP\s+(COLUMN\b|(?!CONSTRAINT|DEFAULT|NOT)\w)", re.I),
         "drop column",
     ),
+    (re.compile(r"\bALTER\s+TABLE\b[^;]*\bDROP\s+CONSTRAINT\b", re.I), "drop constraint"),
+    (re.compile(r"\bDROP\s+INDEX\b", re.I), "drop index"),
     (re.compile(r"\bTRUNCATE\b", re.I), "truncate"),
     (re.compile(r"\bDELETE\s+FROM\s+(?!alembic_version\b)[^;]*;", re.I), "delete"),
     (re.compile(r"\bALTER\s+COLUMN\b[^;]*\bTYPE\b", re.I), "type change (may narrow)"),
@@ -198,7 +200,32 @@ def destructive_statements(sql: str, *, allowed: bool) -> list[LintFinding]:
                     line,
                 )
             )
+    findings += _transaction_breaks(sql, allowed=allowed)
     return sorted(findings, key=lambda f: f.line or 0)
+
+
+# A COMMIT with statements after it: if a later one fails, what ran before stays.
+_COMMIT = re.compile(r"^COMMIT;\s*$", re.M)
+_STATEMENT_AFTER = re.compile(r"^(?!--)\S", re.M)
+
+
+def _transaction_breaks(sql: str, *, allowed: bool) -> list[LintFinding]:
+    findings = []
+    for match in _COMMIT.finditer(sql):
+        if not _STATEMENT_AFTER.search(sql, match.end()):
+            continue  # the range's own final COMMIT
+        findings.append(
+            LintFinding(
+                "lumiku-ops",
+                "destructive-transaction-break",
+                "warning" if allowed else "error",
+                "transaction break: COMMIT inside the range (autocommit_block()); if a later "
+                "statement fails, what ran before stays committed"
+                + ("" if allowed else " (pass --allow-destructive if intended)"),
+                sql.count("\n", 0, match.start()) + 1,
+            )
+        )
+    return findings
 
 
 def squawk_findings(sql: str) -> list[LintFinding]:
