@@ -8,7 +8,8 @@ Safety, in the order it is enforced:
 4. the whole range runs in ONE transaction (PostgreSQL DDL is transactional): any
    exception (a Python error, an interrupt), a timeout or a killed process leaves the old
    revision and nothing half-created. A range holding revisions with ``autocommit_block()``
-   runs in segments (see ``segments``), each committed in turn, stopping at a revision;
+   runs in segments (see ``segments`` and ``transactions``), each committed in turn,
+   stopping at a revision;
 5. a dry run does all of it, reports what changed, and rolls back (a range with segments
    is refused: it could not be rolled back);
 6. every real run (applied or failed) is written to the audit trail.
@@ -25,26 +26,25 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from lumiku_ops.db.catalog import read_model_tables
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import read_recorded_revision
 from lumiku_ops.durations import postgres_interval
-from lumiku_ops.errors import (
-    DatabaseUnreachableError,
-    MigrationError,
-    database_reason,
-    sqlstate,
-)
+from lumiku_ops.errors import DatabaseUnreachableError, MigrationError, database_reason
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.audit import write_audit
 from lumiku_ops.migrate.confirm import require_confirmation
 from lumiku_ops.migrate.lock import (
     acquire_migration_lock,
     release_migration_lock,
 )
 from lumiku_ops.migrate.plan import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S
-from lumiku_ops.migrate.segments import Segment, describe_script, split_into_segments
-from lumiku_ops.project import Project
+from lumiku_ops.migrate.segments import split_into_segments
+from lumiku_ops.migrate.transactions import (
+    Move,
+    RangeRun,
+    audit,
+    explain,
+    roll_back,
+)
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 
@@ -69,65 +69,12 @@ class ApplyResult:
         return data
 
 
-def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Human lines for what changed between two catalogs."""
-    lines = [f"created table {name}" for name in sorted(set(after) - set(before))]
-    lines += [f"dropped table {name}" for name in sorted(set(before) - set(after))]
-    lines += [
-        f"altered table {name}"
-        for name in sorted(set(before) & set(after))
-        if before[name] != after[name]
-    ]
-    return lines
-
-
-def _explain(exc: DBAPIError, lock_timeout_s: float, statement_timeout_s: float) -> str:
-    state = sqlstate(exc)
-    if state == "55P03":
-        return (
-            f"a table stayed locked longer than --lock-timeout ({lock_timeout_s:g}s), so nothing "
-            "was changed; retry when traffic is lower or raise --lock-timeout"
-        )
-    if state == "57014":
-        return (
-            f"a statement ran longer than --statement-timeout ({statement_timeout_s:g}s), so "
-            "nothing was changed; raise --statement-timeout for large tables"
-        )
-    return f"{database_reason(exc)} (SQLSTATE {state}); nothing was changed"
-
-
-@dataclass(frozen=True)
-class _Limits:
-    lock_timeout_s: float
-    statement_timeout_s: float
-
-    def set_local(self, connection: Connection) -> None:
-        lock = postgres_interval(self.lock_timeout_s)
-        connection.execute(text(f"SET LOCAL lock_timeout = '{lock}'"))
-        statement = postgres_interval(self.statement_timeout_s)
-        connection.execute(text(f"SET LOCAL statement_timeout = '{statement}'"))
-
-
-def _reason(exc: BaseException, limits: _Limits) -> str:
-    if isinstance(exc, DBAPIError):
-        return _explain(exc, limits.lock_timeout_s, limits.statement_timeout_s)
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
-
-def _roll_back(connection: Connection) -> None:
-    # Before anything else touches the session (the audit, the lock release), so that
-    # nothing of the failed segment can be committed on its way out.
-    if not connection.invalidated and connection.in_transaction():
-        connection.rollback()
-
-
 def _run(
     settings: Settings,
     *,
     action: str,
     plan: Callable[[Connection, str | None], tuple[list[str], str | None]],
-    move: Callable[[Connection, str, runner.Progress], None],
+    move: Move,
     dry_run: bool,
     confirm: bool,
     lock_timeout_s: float,
@@ -136,7 +83,6 @@ def _run(
 ) -> ApplyResult:
     url = resolve_database_url(settings)
     require_confirmation(url, action=action, dry_run=dry_run, confirm=confirm)
-    limits = _Limits(lock_timeout_s, statement_timeout_s)
     project = settings.project
     started = time.perf_counter()
     engine = create_engine(
@@ -167,9 +113,9 @@ def _run(
                 with connection.begin():
                     current = read_recorded_revision(connection)[1]
             except DBAPIError as exc:
-                reason = _explain(exc, lock_timeout_s, statement_timeout_s)
+                reason = explain(exc, lock_timeout_s, statement_timeout_s)
                 if not dry_run:
-                    _audit(connection, action, None, None, "failed", reason, started)
+                    audit(connection, action, None, None, "failed", reason, started)
                 raise MigrationError(
                     f"{action} failed before reading the current revision: {reason}"
                 ) from None
@@ -180,189 +126,22 @@ def _run(
             segments = split_into_segments(
                 runner.script_directory(project), revisions, target, upgrade=action == "apply"
             )
-            if len(segments) == 1 and not segments[0].autocommit:
-                _run_one_transaction(
-                    connection, settings, result, target, move, limits, dry_run, started
-                )
-            else:
-                _run_segments(
-                    connection, settings, result, target, segments, move, limits, dry_run, started
-                )
-            result.duration_ms = (time.perf_counter() - started) * 1000
-            return result
-        finally:
-            _roll_back(connection)
-            release_migration_lock(connection)
-
-
-def _fail(
-    connection: Connection,
-    settings: Settings,
-    result: ApplyResult,
-    target: str | None,
-    exc: BaseException,
-    progress: runner.Progress,
-    limits: _Limits,
-    dry_run: bool,
-    started: float,
-    *,
-    reached: str | None = None,
-) -> MigrationError:
-    """Roll back, audit (real runs only), and the one-line error naming the revision."""
-    _roll_back(connection)
-    where = progress.describe(settings.project)
-    reason = _reason(exc, limits)
-    if reached is None:
-        message = f"{result.action} failed and was rolled back: {where}: {reason}"
-    else:
-        message = (
-            f"{result.action} stopped at {where}: {reason}; the database is at revision "
-            f"{reached} (the segments before it were committed)"
-        )
-    if not dry_run:
-        try:
-            _audit(
-                connection, result.action, result.from_revision, target, "failed", message, started
-            )
-        except Exception as audit_exc:  # the failure itself is what the operator must see
-            message += f"; the audit trail could not be written: {_reason(audit_exc, limits)}"
-    return MigrationError(message)
-
-
-def _run_one_transaction(
-    connection: Connection,
-    settings: Settings,
-    result: ApplyResult,
-    target: str | None,
-    move: Callable[[Connection, str, runner.Progress], None],
-    limits: _Limits,
-    dry_run: bool,
-    started: float,
-) -> None:
-    """The whole range in ONE transaction: it commits whole (or, dry, not at all)."""
-    is_model = settings.project.is_model_object
-    progress = runner.Progress()
-    connection.begin()
-    try:
-        limits.set_local(connection)
-        before = read_model_tables(connection, is_model=is_model)
-        move(connection, target or "base", progress)
-        result.to_revision = read_recorded_revision(connection)[1]
-        result.changes = describe_changes(before, read_model_tables(connection, is_model=is_model))
-    except BaseException as exc:  # KeyboardInterrupt too: never half a range
-        error = _fail(connection, settings, result, target, exc, progress, limits, dry_run, started)
-        if not isinstance(exc, Exception | KeyboardInterrupt):
-            raise  # SystemExit (SIGTERM): rolled back and audited, now let it end the process
-        raise error from exc
-    if dry_run:
-        connection.rollback()
-        result.outcome = "dry-run"
-    else:
-        connection.commit()
-        result.outcome = "applied"
-        _audit(
-            connection,
-            result.action,
-            result.from_revision,
-            result.to_revision,
-            "applied",
-            None,
-            started,
-        )
-
-
-def _run_segments(
-    connection: Connection,
-    settings: Settings,
-    result: ApplyResult,
-    target: str | None,
-    segments: list[Segment],
-    move: Callable[[Connection, str, runner.Progress], None],
-    limits: _Limits,
-    dry_run: bool,
-    started: float,
-) -> None:
-    """Segments in order, each committed before the next; a failure stops at a revision."""
-    project = settings.project
-    if dry_run:
-        raise _dry_run_refusal(project, result.action, segments)
-    with connection.begin():
-        before = read_model_tables(connection, is_model=project.is_model_object)
-    for segment in segments:
-        progress = runner.Progress()
-        try:
-            if segment.autocommit:
-                # Alembic begins and commits around the block itself, so SET LOCAL has no
-                # transaction to live in: the session carries the timeout for this segment.
-                statement = postgres_interval(limits.statement_timeout_s)
-                connection.execute(text(f"SET statement_timeout = '{statement}'"))
-                connection.commit()
-                move(connection, segment.destination, progress)
-                connection.execute(text("RESET statement_timeout"))
-                connection.commit()
-            else:
-                connection.begin()
-                limits.set_local(connection)
-                move(connection, segment.destination, progress)
-                connection.commit()
-        except BaseException as exc:  # KeyboardInterrupt too
-            reached = _recorded_after_failure(connection, result.from_revision)
-            error = _fail(
+            RangeRun(
                 connection,
                 settings,
                 result,
                 target,
-                exc,
-                progress,
-                limits,
+                move,
+                lock_timeout_s,
+                statement_timeout_s,
                 dry_run,
                 started,
-                reached=None if reached == result.from_revision else reached or "base",
-            )
-            if not isinstance(exc, Exception | KeyboardInterrupt):
-                raise
-            raise error from exc
-    with connection.begin():
-        result.to_revision = read_recorded_revision(connection)[1]
-        after = read_model_tables(connection, is_model=project.is_model_object)
-    result.changes = describe_changes(before, after)
-    result.outcome = "applied"
-    _audit(
-        connection,
-        result.action,
-        result.from_revision,
-        result.to_revision,
-        "applied",
-        f"{len(segments)} segments, each committed in turn",
-        started,
-    )
-
-
-def _recorded_after_failure(connection: Connection, fallback: str | None) -> str | None:
-    _roll_back(connection)
-    try:
-        with connection.begin():
-            return read_recorded_revision(connection)[1]
-    except Exception:  # a dead session: say what we knew before the segment began
-        return fallback
-
-
-def _dry_run_refusal(project: Project, action: str, segments: list[Segment]) -> MigrationError:
-    scripts = runner.script_directory(project)
-    index = next(i for i, segment in enumerate(segments) if segment.autocommit)
-    script = scripts.get_revision(segments[index].revisions[0])
-    flag = "--target" if action == "apply" else "--to"
-    shorter = (
-        f", or dry-run the range before it with {flag} {segments[index - 1].destination}"
-        if index
-        else ""
-    )
-    return MigrationError(
-        f"a dry run cannot roll back {describe_script(script, project.root)}: it uses "
-        "autocommit_block() (CREATE INDEX CONCURRENTLY and the like cannot run inside a "
-        f"transaction), so this {action} commits in {len(segments)} segments; nothing was "
-        f"changed. Read its SQL with `lumiku-ops migrate plan`{shorter}"
-    )
+            ).run(segments)
+            result.duration_ms = (time.perf_counter() - started) * 1000
+            return result
+        finally:
+            roll_back(connection)
+            release_migration_lock(connection)
 
 
 def _require_known(scripts: ScriptDirectory, current: str | None) -> None:
@@ -384,26 +163,6 @@ def _require_known(scripts: ScriptDirectory, current: str | None) -> None:
                 "which revision its tables match, or point --project/--migrations at the "
                 "history that wrote it"
             )
-
-
-def _audit(
-    connection: Connection,
-    action: str,
-    source: str | None,
-    target: str | None,
-    outcome: str,
-    detail: str | None,
-    started: float,
-) -> None:
-    write_audit(
-        connection,
-        action=action,
-        from_revision=source,
-        to_revision=target,
-        outcome=outcome,
-        detail=detail,
-        duration_ms=int((time.perf_counter() - started) * 1000),
-    )
 
 
 def apply_migrations(

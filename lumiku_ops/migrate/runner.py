@@ -123,7 +123,12 @@ class Progress:
 
 
 def _tracked(
-    picker: RevisionPicker, progress: Progress, *, in_transaction: bool, upgrading: bool
+    project: Project,
+    picker: RevisionPicker,
+    progress: Progress,
+    *,
+    in_transaction: bool,
+    upgrading: bool,
 ) -> RevisionPicker:
     def pick(rev: Any, context: Any) -> Iterator[Any]:
         for step in picker(rev, context):
@@ -136,8 +141,8 @@ def _tracked(
             ):
                 # Alembic would stop on an empty AssertionError: it cannot commit our transaction.
                 raise MigrationError(
-                    f"{describe_script(script)} uses autocommit_block(), which cannot run "
-                    "inside a transaction begun by the caller; run it as a segment of its own"
+                    f"{describe_script(script, project.root)} uses autocommit_block(), which "
+                    "cannot run inside a transaction begun by the caller; run it on its own"
                 )
             yield step
 
@@ -161,6 +166,7 @@ def upgrade(
     _run(
         project,
         _tracked(
+            project,
             lambda rev, _: scripts._upgrade_revs(target, rev),
             progress or Progress(),
             in_transaction=connection.in_transaction(),
@@ -183,6 +189,7 @@ def downgrade(
     _run(
         project,
         _tracked(
+            project,
             lambda rev, _: scripts._downgrade_revs(target, rev),
             progress or Progress(),
             in_transaction=connection.in_transaction(),
@@ -232,7 +239,7 @@ def offline_sql(project: Project, revision_range: str, *, downgrade: bool = Fals
     try:
         _run(
             project,
-            _tracked(picker, progress, in_transaction=False, upgrading=not downgrade),
+            _tracked(project, picker, progress, in_transaction=False, upgrading=not downgrade),
             connection=None,
             output=buffer,
             as_sql=True,

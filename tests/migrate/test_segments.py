@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from lumiku_ops.db.catalog import snapshot
+from lumiku_ops.errors import MigrationError
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.segments import split_into_segments
 from lumiku_ops.migrate.shadow import replay_migrations
@@ -159,3 +160,15 @@ def test_shadow_replay_runs_autocommit_revisions(tmp_path: Path) -> None:
     assert replay.order[-2:] == ["0003", "0004"]
     indexes = json.dumps(replay.at("0003")["users"])
     assert "ix_users_email_cc" in indexes
+
+
+def test_the_runner_names_an_autocommit_revision_it_cannot_run_in_a_caller_s_transaction(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    """Alembic itself stops there with an empty AssertionError."""
+    project = with_migrations(history(tmp_path))
+    upgrade(fresh_db, "0002")
+    with pytest.raises(MigrationError, match=r"revision 0003 \(.*0003_test_0003.py\) uses"):
+        with connect(fresh_db) as connection:
+            runner.upgrade(project, connection, "0004")
+    assert state(fresh_db) == ("0002", None, False)
