@@ -174,7 +174,9 @@ class RangeRun:
         if isinstance(exc, DBAPIError):
             return explain(exc, self.lock_timeout_s, self.statement_timeout_s)
         lines = str(exc).strip().splitlines()
-        return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        if lines:
+            return f"{type(exc).__name__}: {lines[0]}"
+        return f"{type(exc).__name__} (no message; --traceback shows where it was raised)"
 
     def _audit(self, target: str | None, outcome: str, detail: str | None) -> None:
         audit(

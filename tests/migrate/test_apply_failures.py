@@ -163,3 +163,17 @@ def test_an_interrupt_mid_range_rolls_back_and_is_audited(fresh_db: str, tmp_pat
     assert revision_of(fresh_db) == "0001"
     assert "nick" not in columns_of_users(fresh_db)
     assert latest_audit(fresh_db, migrations)["outcome"] == "failed"
+
+
+def test_an_exception_without_a_message_still_says_where_to_look(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    migrations = scratch(tmp_path)
+    add_revision(migrations, "0003", "0002", "assert False")
+    upgrade(fresh_db, "0002")
+    result = lumiku("migrate", "apply", "--database-url", fresh_db, "--migrations", str(migrations))
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "AssertionError (no message; --traceback shows where it was raised)"
+    )
+    assert revision_of(fresh_db) == "0002"
