@@ -108,6 +108,14 @@ def plan_migrations(
     parts, start = [], current
     for segment in segments:
         span = f"{start}:{segment.destination}" if start else segment.destination
+        if segment.autocommit:
+            # SET LOCAL is void outside a transaction: the session carries the timeouts,
+            # as apply sets them for this segment.
+            parts.append(
+                f"-- {segment.revisions[0]} runs its autocommit_block() outside a transaction:\n"
+                f"SET lock_timeout = '{postgres_interval(lock_timeout_s)}';\n"
+                f"SET statement_timeout = '{postgres_interval(statement_timeout_s)}';\n\n"
+            )
         parts.append(_EMPTY_TRANSACTION.sub(r"\1", offline_sql(project, span)))
         start = segment.destination
     sql = _with_timeouts("".join(parts), lock_timeout_s, statement_timeout_s)

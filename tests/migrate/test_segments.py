@@ -150,6 +150,9 @@ def test_plan_shows_every_transaction_with_its_own_timeouts(fresh_db: str, tmp_p
     assert out.count("BEGIN;") == 2
     assert out.count("SET LOCAL lock_timeout") == 2
     assert out.count("SET LOCAL statement_timeout") == 2
+    # outside a transaction, the session's timeouts guard CREATE INDEX CONCURRENTLY
+    session = out.index("\nSET statement_timeout = '300000ms';")
+    assert out.index("\nSET lock_timeout = '5000ms';") < session < out.index("CONCURRENTLY")
     plan = json.loads(migrate(fresh_db, migrations, "migrate", "plan", "--json")[1])
     assert plan["transactions"] == 2 and plan["outside_transaction"] == ["0003"]
 
