@@ -5,9 +5,13 @@ Safety, in the order it is enforced:
 2. a PostgreSQL advisory lock: a second operator fails fast (or waits, with ``wait``);
 3. ``lock_timeout`` from the first read of ``alembic_version`` on, and
    ``statement_timeout`` for the migration's transaction;
-4. the whole range runs in ONE transaction (PostgreSQL DDL is transactional): an error,
-   a timeout or a killed process leaves the old revision and nothing half-created;
-5. a dry run does all of it, reports what changed, and rolls back;
+4. the whole range runs in ONE transaction (PostgreSQL DDL is transactional): any
+   exception (a Python error, an interrupt), a timeout or a killed process leaves the old
+   revision and nothing half-created. A range holding revisions with ``autocommit_block()``
+   runs in segments (see ``segments`` and ``transactions``), each committed in turn,
+   stopping at a revision;
+5. a dry run does all of it, reports what changed, and rolls back (a range with segments
+   is refused: it could not be rolled back);
 6. every real run (applied or failed) is written to the audit trail.
 """
 
@@ -22,24 +26,25 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from lumiku_ops.db.catalog import read_model_tables
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import read_recorded_revision
 from lumiku_ops.durations import postgres_interval
-from lumiku_ops.errors import (
-    DatabaseUnreachableError,
-    MigrationError,
-    database_reason,
-    sqlstate,
-)
+from lumiku_ops.errors import DatabaseUnreachableError, MigrationError, database_reason
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.audit import write_audit
 from lumiku_ops.migrate.confirm import require_confirmation
 from lumiku_ops.migrate.lock import (
     acquire_migration_lock,
     release_migration_lock,
 )
 from lumiku_ops.migrate.plan import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S
+from lumiku_ops.migrate.segments import split_into_segments
+from lumiku_ops.migrate.transactions import (
+    Move,
+    RangeRun,
+    audit,
+    explain,
+    roll_back,
+)
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 
@@ -64,39 +69,12 @@ class ApplyResult:
         return data
 
 
-def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Human lines for what changed between two catalogs."""
-    lines = [f"created table {name}" for name in sorted(set(after) - set(before))]
-    lines += [f"dropped table {name}" for name in sorted(set(before) - set(after))]
-    lines += [
-        f"altered table {name}"
-        for name in sorted(set(before) & set(after))
-        if before[name] != after[name]
-    ]
-    return lines
-
-
-def _explain(exc: DBAPIError, lock_timeout_s: float, statement_timeout_s: float) -> str:
-    state = sqlstate(exc)
-    if state == "55P03":
-        return (
-            f"a table stayed locked longer than --lock-timeout ({lock_timeout_s:g}s), so nothing "
-            "was changed; retry when traffic is lower or raise --lock-timeout"
-        )
-    if state == "57014":
-        return (
-            f"a statement ran longer than --statement-timeout ({statement_timeout_s:g}s), so "
-            "nothing was changed; raise --statement-timeout for large tables"
-        )
-    return f"{database_reason(exc)} (SQLSTATE {state}); nothing was changed"
-
-
 def _run(
     settings: Settings,
     *,
     action: str,
     plan: Callable[[Connection, str | None], tuple[list[str], str | None]],
-    move: Callable[[Connection], None],
+    move: Move,
     dry_run: bool,
     confirm: bool,
     lock_timeout_s: float,
@@ -105,6 +83,7 @@ def _run(
 ) -> ApplyResult:
     url = resolve_database_url(settings)
     require_confirmation(url, action=action, dry_run=dry_run, confirm=confirm)
+    project = settings.project
     started = time.perf_counter()
     engine = create_engine(
         url,
@@ -134,9 +113,9 @@ def _run(
                 with connection.begin():
                     current = read_recorded_revision(connection)[1]
             except DBAPIError as exc:
-                reason = _explain(exc, lock_timeout_s, statement_timeout_s)
+                reason = explain(exc, lock_timeout_s, statement_timeout_s)
                 if not dry_run:
-                    _audit(connection, action, None, None, "failed", reason, started)
+                    audit(connection, action, None, None, "failed", reason, started)
                 raise MigrationError(
                     f"{action} failed before reading the current revision: {reason}"
                 ) from None
@@ -144,38 +123,24 @@ def _run(
             result = ApplyResult(action, "noop", mask_url(url), current, current, revisions)
             if not revisions:
                 return result
-            transaction = connection.begin()
-            try:
-                connection.execute(
-                    text(f"SET LOCAL lock_timeout = '{postgres_interval(lock_timeout_s)}'")
-                )
-                connection.execute(
-                    text(
-                        f"SET LOCAL statement_timeout = '{postgres_interval(statement_timeout_s)}'"
-                    )
-                )
-                before = read_model_tables(connection, is_model=settings.project.is_model_object)
-                move(connection)
-                result.to_revision = read_recorded_revision(connection)[1]
-                result.changes = describe_changes(
-                    before, read_model_tables(connection, is_model=settings.project.is_model_object)
-                )
-            except DBAPIError as exc:
-                transaction.rollback()
-                reason = _explain(exc, lock_timeout_s, statement_timeout_s)
-                if not dry_run:
-                    _audit(connection, action, current, target, "failed", reason, started)
-                raise MigrationError(f"{action} failed and was rolled back: {reason}") from None
-            if dry_run:
-                transaction.rollback()
-                result.outcome = "dry-run"
-            else:
-                transaction.commit()
-                result.outcome = "applied"
-                _audit(connection, action, current, result.to_revision, "applied", None, started)
+            segments = split_into_segments(
+                runner.script_directory(project), revisions, target, upgrade=action == "apply"
+            )
+            RangeRun(
+                connection,
+                settings,
+                result,
+                target,
+                move,
+                lock_timeout_s,
+                statement_timeout_s,
+                dry_run,
+                started,
+            ).run(segments)
             result.duration_ms = (time.perf_counter() - started) * 1000
             return result
         finally:
+            roll_back(connection)
             release_migration_lock(connection)
 
 
@@ -198,26 +163,6 @@ def _require_known(scripts: ScriptDirectory, current: str | None) -> None:
                 "which revision its tables match, or point --project/--migrations at the "
                 "history that wrote it"
             )
-
-
-def _audit(
-    connection: Connection,
-    action: str,
-    source: str | None,
-    target: str | None,
-    outcome: str,
-    detail: str | None,
-    started: float,
-) -> None:
-    write_audit(
-        connection,
-        action=action,
-        from_revision=source,
-        to_revision=target,
-        outcome=outcome,
-        detail=detail,
-        duration_ms=int((time.perf_counter() - started) * 1000),
-    )
 
 
 def apply_migrations(
@@ -245,8 +190,8 @@ def apply_migrations(
         pending = [s.revision for s in scripts.iterate_revisions(upper, current)]
         return list(reversed(pending)), upper
 
-    def move(connection: Connection) -> None:
-        runner.upgrade(project, connection, target)
+    def move(connection: Connection, destination: str, progress: runner.Progress) -> None:
+        runner.upgrade(project, connection, destination, progress=progress)
 
     return _run(
         settings,
@@ -274,7 +219,6 @@ def rollback_migrations(
     """Downgrade to ``to`` (default: the revision before the current one), like apply."""
     project = settings.project
     scripts = runner.script_directory(project)
-    chosen: list[str] = []
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
         _require_known(scripts, current)
@@ -284,11 +228,10 @@ def rollback_migrations(
         down = to if to is not None else (script.down_revision if script else None)
         destination = None if down in (None, "base") else str(down)
         undone = [s.revision for s in scripts.iterate_revisions(current, destination)]
-        chosen.append(destination or "base")
         return undone, destination
 
-    def move(connection: Connection) -> None:
-        runner.downgrade(project, connection, chosen[0])
+    def move(connection: Connection, destination: str, progress: runner.Progress) -> None:
+        runner.downgrade(project, connection, destination, progress=progress)
 
     return _run(
         settings,

@@ -128,8 +128,9 @@ def create_migration(
             directives[:] = []  # write no file
 
     with shadow_database(scratch_server_url(settings)) as connection:
-        with connection.begin():
-            runner.upgrade(project, connection, "heads")
+        runner.upgrade(
+            project, connection, "heads"
+        )  # Alembic commits, around autocommit blocks too
         # Alembic's post-write hooks print progress straight to stdout; keep --json clean.
         with connection.begin(), contextlib.redirect_stdout(io.StringIO()):
             runner.autogenerate_revision(

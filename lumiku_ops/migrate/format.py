@@ -51,10 +51,21 @@ def format_plan(plan: MigrationPlan) -> str:
         [
             f"-- {len(plan.pending)} pending revision(s) from {plan.current or 'base'} "
             f"to {plan.target}: {', '.join(plan.pending)}",
-            "-- One transaction, including the alembic_version update.",
+            _transactions_line(plan),
             "",
             plan.sql.rstrip(),
         ]
+    )
+
+
+def _transactions_line(plan: MigrationPlan) -> str:
+    if not plan.outside_transaction:
+        return "-- One transaction, including the alembic_version update."
+    outside = ", ".join(plan.outside_transaction)
+    return (
+        f"-- {plan.transactions} transactions, each committed in turn; the autocommit_block() "
+        f"of {outside} runs outside any transaction. Run by hand, stop at the first error: "
+        "what was committed stays."
     )
 
 

@@ -48,6 +48,14 @@ def acquire_migration_lock(connection: Connection, *, wait: bool) -> None:
 
 
 def release_migration_lock(connection: Connection) -> None:
-    """Give the lock back (a no-op when this session does not hold it)."""
+    """Give the lock back (a no-op when this session does not hold it).
+
+    An open transaction is rolled back first: the commit that ends the unlock must never
+    commit half a migration that failed on its way here.
+    """
+    if connection.invalidated or connection.closed:
+        return  # the session is gone, and its lock with it
+    if connection.in_transaction():
+        connection.rollback()
     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
     connection.commit()

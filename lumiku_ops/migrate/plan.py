@@ -2,6 +2,8 @@
 
 The plan is Alembic's offline SQL: one transaction that also moves the version table, so
 running it by hand (the seed's "Option B") leaves the database and the history in step.
+A range holding ``autocommit_block()`` revisions is planned segment by segment, as
+``apply`` runs it: each transaction gets its own timeouts, and the plan says how many.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from lumiku_ops.db.reader import read_only_connection, read_recorded_revision
 from lumiku_ops.durations import postgres_interval
 from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError, database_reason
 from lumiku_ops.migrate.runner import offline_sql, script_directory
+from lumiku_ops.migrate.segments import split_into_segments
 from lumiku_ops.project import Project
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
@@ -37,6 +40,8 @@ class MigrationPlan:
     target: str
     pending: list[str]
     sql: str
+    transactions: int = 1
+    outside_transaction: list[str] = field(default_factory=list)  # autocommit_block() revisions
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -66,12 +71,16 @@ def pending_revisions(project: Project, current: str | None, target: str) -> lis
 
 
 def _with_timeouts(sql: str, lock_timeout_s: float, statement_timeout_s: float) -> str:
-    # Safe to paste: the transaction gives up instead of queueing behind traffic.
+    # Safe to paste: each transaction gives up instead of queueing behind traffic.
     guard = (
         f"SET LOCAL lock_timeout = '{postgres_interval(lock_timeout_s)}';\n"
         f"SET LOCAL statement_timeout = '{postgres_interval(statement_timeout_s)}';\n"
     )
-    return sql.replace("BEGIN;\n", "BEGIN;\n\n" + guard, 1)
+    return sql.replace("BEGIN;\n", "BEGIN;\n\n" + guard)
+
+
+# Alembic commits before an autocommit block even when nothing ran before it.
+_EMPTY_TRANSACTION = re.compile(r"BEGIN;\n\n((?:--[^\n]*\n\n)*)COMMIT;\n\n")
 
 
 def plan_migrations(
@@ -82,16 +91,42 @@ def plan_migrations(
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
 ) -> MigrationPlan:
-    """The offline SQL from the database's revision (or ``from_revision``) to ``target``."""
+    """The offline SQL from the database's revision (or ``from_revision``) to ``target``.
+
+    Raises:
+        MigrationError: a revision cannot run without a database (it reads rows); the
+            message names it and suggests ``migrate apply --dry-run``.
+    """
     current = from_revision if from_revision is not None else recorded_revision(settings)
     if current == "base":
         current = None
-    pending = pending_revisions(settings.project, current, target)
+    project = settings.project
+    pending = pending_revisions(project, current, target)
     if not pending:
         return MigrationPlan(current=current, target=target, pending=[], sql="")
-    span = f"{current}:{target}" if current else target
-    sql = _with_timeouts(offline_sql(settings.project, span), lock_timeout_s, statement_timeout_s)
-    return MigrationPlan(current=current, target=target, pending=pending, sql=sql)
+    segments = split_into_segments(script_directory(project), pending, pending[-1])
+    parts, start = [], current
+    for segment in segments:
+        span = f"{start}:{segment.destination}" if start else segment.destination
+        if segment.autocommit:
+            # SET LOCAL is void outside a transaction: the session carries the timeouts,
+            # as apply sets them for this segment.
+            parts.append(
+                f"-- {segment.revisions[0]} runs its autocommit_block() outside a transaction:\n"
+                f"SET lock_timeout = '{postgres_interval(lock_timeout_s)}';\n"
+                f"SET statement_timeout = '{postgres_interval(statement_timeout_s)}';\n\n"
+            )
+        parts.append(_EMPTY_TRANSACTION.sub(r"\1", offline_sql(project, span)))
+        start = segment.destination
+    sql = _with_timeouts("".join(parts), lock_timeout_s, statement_timeout_s)
+    return MigrationPlan(
+        current=current,
+        target=target,
+        pending=pending,
+        sql=sql,
+        transactions=sql.count("BEGIN;\n"),
+        outside_transaction=[s.revisions[0] for s in segments if s.autocommit],
+    )
 
 
 # Statements that lose data; the version table's own bookkeeping is not a loss.
@@ -101,6 +136,8 @@ DESTRUCTIVE = [
         re.compile(r"\bALTER\s+TABLE\b[^;]*\bDROP\s+(COLUMN\b|(?!CONSTRAINT|DEFAULT|NOT)\w)", re.I),
         "drop column",
     ),
+    (re.compile(r"\bALTER\s+TABLE\b[^;]*\bDROP\s+CONSTRAINT\b", re.I), "drop constraint"),
+    (re.compile(r"\bDROP\s+INDEX\b", re.I), "drop index"),
     (re.compile(r"\bTRUNCATE\b", re.I), "truncate"),
     (re.compile(r"\bDELETE\s+FROM\s+(?!alembic_version\b)[^;]*;", re.I), "delete"),
     (re.compile(r"\bALTER\s+COLUMN\b[^;]*\bTYPE\b", re.I), "type change (may narrow)"),
@@ -171,7 +208,32 @@ def destructive_statements(sql: str, *, allowed: bool) -> list[LintFinding]:
                     line,
                 )
             )
+    findings += _transaction_breaks(sql, allowed=allowed)
     return sorted(findings, key=lambda f: f.line or 0)
+
+
+# A COMMIT with statements after it: if a later one fails, what ran before stays.
+_COMMIT = re.compile(r"^COMMIT;\s*$", re.M)
+_STATEMENT_AFTER = re.compile(r"^(?!--)\S", re.M)
+
+
+def _transaction_breaks(sql: str, *, allowed: bool) -> list[LintFinding]:
+    findings = []
+    for match in _COMMIT.finditer(sql):
+        if not _STATEMENT_AFTER.search(sql, match.end()):
+            continue  # the range's own final COMMIT
+        findings.append(
+            LintFinding(
+                "lumiku-ops",
+                "destructive-transaction-break",
+                "warning" if allowed else "error",
+                "transaction break: COMMIT inside the range (autocommit_block()); if a later "
+                "statement fails, what ran before stays committed"
+                + ("" if allowed else " (pass --allow-destructive if intended)"),
+                sql.count("\n", 0, match.start()) + 1,
+            )
+        )
+    return findings
 
 
 def squawk_findings(sql: str) -> list[LintFinding]:

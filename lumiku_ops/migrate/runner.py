@@ -14,7 +14,9 @@ import io
 import shutil
 import sys
 from argparse import Namespace
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool
 
-from lumiku_ops.errors import ConfigError
+from lumiku_ops.errors import ConfigError, LumikuOpsError, MigrationError
+from lumiku_ops.migrate.segments import describe_script, uses_autocommit_block
 from lumiku_ops.project import Project, prepend_to_sys_path
 
 OFFLINE_URL = "postgresql+psycopg://"
@@ -106,30 +109,125 @@ def _run(
             context.run_migrations()
 
 
-def upgrade(project: Project, connection: Connection, target: str = "heads") -> None:
-    """Run the revisions up to ``target`` on ``connection`` (the caller owns the transaction)."""
+@dataclass
+class Progress:
+    """The revision Alembic is running (the last one it was handed), to name it on failure."""
+
+    running: Script | None = None
+
+    def describe(self, project: Project) -> str:
+        """``revision 0003 (migrations/versions/0003_x.py)``, or what ran before any."""
+        if self.running is None:
+            return "the range, before its first revision"
+        return describe_script(self.running, project.root)
+
+
+def _tracked(
+    project: Project,
+    picker: RevisionPicker,
+    progress: Progress,
+    *,
+    in_transaction: bool,
+    upgrading: bool,
+) -> RevisionPicker:
+    def pick(rev: Any, context: Any) -> Iterator[Any]:
+        for step in picker(rev, context):
+            script = getattr(step, "revision", None)
+            progress.running = script
+            if (
+                in_transaction
+                and isinstance(script, Script)
+                and uses_autocommit_block(script, upgrade=upgrading)
+            ):
+                # Alembic would stop on an empty AssertionError: it cannot commit our transaction.
+                raise MigrationError(
+                    f"{describe_script(script, project.root)} uses autocommit_block(), which "
+                    "cannot run inside a transaction begun by the caller; run it on its own"
+                )
+            yield step
+
+    return pick
+
+
+def upgrade(
+    project: Project,
+    connection: Connection,
+    target: str = "heads",
+    *,
+    progress: Progress | None = None,
+) -> None:
+    """Run the revisions up to ``target`` on ``connection``.
+
+    Inside a transaction the caller began, the whole range runs in it (a revision with an
+    ``autocommit_block()`` is refused). Outside one, Alembic begins and commits, as
+    ``alembic upgrade`` does, committing around each autocommit block.
+    """
     scripts = script_directory(project)
     _run(
         project,
-        lambda rev, _: scripts._upgrade_revs(target, rev),
+        _tracked(
+            project,
+            lambda rev, _: scripts._upgrade_revs(target, rev),
+            progress or Progress(),
+            in_transaction=connection.in_transaction(),
+            upgrading=True,
+        ),
         connection=connection,
         destination_rev=target,
     )
 
 
-def downgrade(project: Project, connection: Connection, target: str) -> None:
-    """Undo revisions down to ``target`` (``base`` for all) on ``connection``."""
+def downgrade(
+    project: Project,
+    connection: Connection,
+    target: str,
+    *,
+    progress: Progress | None = None,
+) -> None:
+    """Undo revisions down to ``target`` (``base`` for all) on ``connection``, like upgrade."""
     scripts = script_directory(project)
     _run(
         project,
-        lambda rev, _: scripts._downgrade_revs(target, rev),
+        _tracked(
+            project,
+            lambda rev, _: scripts._downgrade_revs(target, rev),
+            progress or Progress(),
+            in_transaction=connection.in_transaction(),
+            upgrading=False,
+        ),
         connection=connection,
         destination_rev=target,
     )
+
+
+@contextmanager
+def revision_transaction(project: Project, connection: Connection, revision: str) -> Iterator[None]:
+    """The transaction to replay one revision in (shadow replay), committed on success.
+
+    A plain revision runs in one transaction; one with an ``autocommit_block()`` runs with
+    none open, so Alembic can commit around the block, and what follows is committed too.
+    """
+    script = script_directory(project).get_revision(revision)
+    if script is None or not uses_autocommit_block(script):
+        with connection.begin():
+            yield
+        return
+    try:
+        yield
+    except BaseException:
+        if connection.in_transaction():
+            connection.rollback()
+        raise
+    connection.commit()
 
 
 def offline_sql(project: Project, revision_range: str, *, downgrade: bool = False) -> str:
-    """The SQL for ``revision_range`` (``from:to`` or ``to``), as Alembic's ``--sql`` prints it."""
+    """The SQL for ``revision_range`` (``from:to`` or ``to``), as Alembic's ``--sql`` prints it.
+
+    Raises:
+        MigrationError: a revision fails without a database (it reads rows, say); the
+            message names it and points at ``--dry-run``.
+    """
     scripts = script_directory(project)
     start, _, end = revision_range.rpartition(":")
     buffer = io.StringIO()
@@ -137,15 +235,29 @@ def offline_sql(project: Project, revision_range: str, *, downgrade: bool = Fals
         picker: RevisionPicker = lambda rev, _: scripts._downgrade_revs(end, rev)  # noqa: E731
     else:
         picker = lambda rev, _: scripts._upgrade_revs(end, rev)  # noqa: E731
-    _run(
-        project,
-        picker,
-        connection=None,
-        output=buffer,
-        as_sql=True,
-        starting_rev=start or None,
-        destination_rev=end,
-    )
+    progress = Progress()
+    try:
+        _run(
+            project,
+            _tracked(project, picker, progress, in_transaction=False, upgrading=not downgrade),
+            connection=None,
+            output=buffer,
+            as_sql=True,
+            starting_rev=start or None,
+            destination_rev=end,
+        )
+    except LumikuOpsError:
+        raise
+    except Exception as exc:  # user-written revision code, run without a database
+        if progress.running is None:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise MigrationError(
+            f"{progress.describe(project)} cannot be planned offline: "
+            f"{type(exc).__name__}: {first}. It probably reads the database "
+            "(op.get_bind()), which an offline plan has not got; see what it would do "
+            "with `lumiku-ops migrate apply --dry-run`"
+        ) from exc
     return buffer.getvalue()
 
 
@@ -198,10 +310,11 @@ def autogenerate_revision(
 
 
 def upgrade_database(url: str, project: Project, target: str = "heads") -> None:
-    """Upgrade the database at ``url`` to ``target`` in one transaction."""
+    """Upgrade the database at ``url`` to ``target`` as ``alembic upgrade`` does."""
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
-        with engine.begin() as connection:
+        with engine.connect() as connection:
             upgrade(project, connection, target)
+            connection.commit()
     finally:
         engine.dispose()

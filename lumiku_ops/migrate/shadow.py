@@ -151,7 +151,7 @@ def replay_migrations(
     with shadow_database(shadow_url) as connection:
         for revision in order:
             try:
-                with connection.begin():
+                with runner.revision_transaction(project, connection, revision):
                     runner.upgrade(project, connection, revision)
                     replay.catalogs[revision] = read_model_tables(
                         connection, is_model=project.is_model_object

@@ -36,6 +36,7 @@ from tests.utils.postgres import PostgresServer
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "tests" / "projects" / "inventory"
 FIRST, SECOND = "3f9a2c71b0de", "b7e4158d2c60"  # the sample's revisions, oldest first
+HEAD = "5c0d2e9a41f7"  # the newest: an index built CONCURRENTLY, in an autocommit_block()
 ENDPOINTS = ["/api/stock", "/api/warehouses"]  # its pyproject's [tool.lumiku-ops] endpoints
 SCHEMA_VERDICTS = {
     "DATABASE_UNREACHABLE",
