@@ -19,23 +19,32 @@ from typing import Any
 
 MAX_EVENTS = 1000  # the newest; a log with more distinct failing requests repeats itself
 
+# Every pattern runs on lines of up to 1 MiB, so each is linear in the line: a quantifier
+# followed by something that can fail is possessive (``++``, ``*+``) and never spans what
+# starts another match, so an unanchored search does not rescan the rest of the line from
+# every offset. tests/logs/test_linear_patterns.py runs each one on crafted 1 MiB lines.
+
 # SQLSTATE -> the message shapes that name its object (PostgreSQL 12-17 wording).
 MESSAGES: dict[str, list[re.Pattern[str]]] = {
     # 'column "c" of relation "t" does not exist' is 42703, not a missing relation.
-    "42P01": [re.compile(r'(?<!of )relation "(?P<object>[^"]+)" does not exist')],
+    "42P01": [re.compile(r'(?<!of )relation "(?P<object>[^"]++)" does not exist')],
     "42703": [
-        re.compile(r'column "(?P<column>[^"]+)" of relation "(?P<table>[^"]+)" does not exist'),
-        re.compile(r'column "?(?P<table>[^".\s]+)\.(?P<column>[^"\s]+?)"? does not exist'),
-        re.compile(r'column "(?P<column>[^"]+)" does not exist'),
+        re.compile(r'column "(?P<column>[^"]++)" of relation "(?P<table>[^"]++)" does not exist'),
+        re.compile(r'column "?(?P<table>[^".\s]++)\.(?P<column>[^"\s]++)"? does not exist'),
+        re.compile(r'column "(?P<column>[^"]++)" does not exist'),
     ],
     "42501": [
         re.compile(
             r"permission denied for (?P<kind>table|relation|view|sequence|schema|function)"
-            r' "?(?P<object>[^"\s]+)"?'
+            r' "?(?P<object>[^"\s]++)"?'
         )
     ],
-    "3F000": [re.compile(r'schema "(?P<object>[^"]+)" does not exist')],
-    "42883": [re.compile(r"(?P<kind>function|operator) (?P<object>\S+?\([^)]*\)) does not exist")],
+    "3F000": [re.compile(r'schema "(?P<object>[^"]++)" does not exist')],
+    # The arguments stop at the next "(": PostgreSQL prints argument types without a typmod,
+    # and "function f(((..." no longer rescans the rest of the line from every "(".
+    "42883": [
+        re.compile(r"(?P<kind>function|operator) (?P<object>[^\s(]++\([^()]*+\)) does not exist")
+    ],
 }
 SQLSTATE_NAMES = {
     "42P01": "undefined_table",
@@ -44,7 +53,7 @@ SQLSTATE_NAMES = {
     "3F000": "invalid_schema_name",
     "42883": "undefined_function",
 }
-_DRIVER_LINE = re.compile(r"psycopg2?\.errors\.\w+: (?P<message>[^\n]+)")
+_DRIVER_LINE = re.compile(r"psycopg2?\.errors\.\w++: (?P<message>[^\n]++)")
 _SQL = re.compile(r"\[SQL: (?P<sql>[^\]]{0,2000})")
 _PG_PREFIX = re.compile(
     r"^(?P<time>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)"
@@ -52,11 +61,13 @@ _PG_PREFIX = re.compile(
     r"(?P<rest>.*)$"
 )
 _PG_ERROR = re.compile(
-    r"(?:^|\s)(?:(?P<user>[\w$-]+)@(?P<db>[\w$-]+) )?(?:\[?(?P<state1>[0-9A-Z]{5})\]? )?"
-    r"(?P<severity>ERROR|FATAL):\s+(?:(?P<state2>[0-9A-Z]{5}): )?(?P<message>.+)$"
+    r"(?:^|\s)(?:(?P<user>[\w$-]++)@(?P<db>[\w$-]++) )?(?:\[?(?P<state1>[0-9A-Z]{5})\]? )?"
+    r"(?P<severity>ERROR|FATAL):\s+(?:(?P<state2>[0-9A-Z]{5}): )?(?P<message>.+)"
 )
-_PG_USER = re.compile(r"\buser=(?P<user>[\w$-]+)")
-_PG_STATEMENT = re.compile(r"\bSTATEMENT:\s+(?P<sql>.+)$")
+_PG_USER = re.compile(r"\buser=(?P<user>[\w$-]++)")
+_PG_STATEMENT = re.compile(r"\bSTATEMENT:\s+(?P<sql>.+)")
+_AT_CHARACTER = re.compile(r" at character \d++$")
+_NUMERIC_OFFSET = re.compile(r"[+-]\d{4}$")
 _JSON_HINTS = ('"sqlstate"', '"status": 5', '"status":5', '"state_code"', "exc_info")
 _TEXT_HINTS = ("ERROR", "FATAL", "does not exist", "permission denied", "STATEMENT:")
 
@@ -110,7 +121,7 @@ def parse_time(text: str | None, tz: str | None = None) -> datetime | None:
     value = text.strip().replace(" ", "T", 1)
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
-    if re.search(r"[+-]\d{4}$", value):
+    if _NUMERIC_OFFSET.search(value):
         value = value[:-2] + ":" + value[-2:]
     if tz and tz[0] in "+-":
         value += tz if ":" in tz or len(tz) == 3 else tz[:3] + ":" + tz[3:]
@@ -228,7 +239,7 @@ class LogParser:
         *,
         source: str = "postgres",
     ) -> None:
-        message = re.sub(r" at character \d+$", "", message.strip())
+        message = _AT_CHARACTER.sub("", message.strip())
         found_state, fields = match_message(message, state)
         if not found_state:
             self._last_postgres = None
