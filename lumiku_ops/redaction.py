@@ -19,7 +19,7 @@ _JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]++\.[A-Za-z0-9_-]++\.[A-Za
 # unencoded "@" or "/" in a password is common). A segment never crosses "://", so a start
 # scans only up to the next URL and the search stays linear. "host:8080/path@x" is a port
 # and a path, not a password: a password made of digits then "/" is the price.
-_URL_PASSWORD = re.compile(r"(://[^:/@\s\"'<>]++:)(?!\d++[/?#])((?:(?:(?!://)[^@\s\"'<>])*+@)++)")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s\"'<>]*+:)(?!\d++[/?#])((?:(?:(?!://)[^@\s\"'<>])*+@)++)")
 # key=value and "key": "value" where the key names a secret: libpq's password, passfile and
 # sslpassword (in a keyword DSN or a URL's query), PGPASSWORD, token, access_token,
 # api_key, client_secret, X-Api-Key, session cookies... A key is matched only where a word
@@ -45,7 +45,8 @@ _KEYWORD_SECRET = re.compile(
 _HEADER_SECRET = re.compile(
     r"(?i)(?=[\w-])((?<![\w-])(?:proxy-)?authorization:\s*+(?:(?:basic|bearer|token|digest|negotiate)\s++)?)"
     r"[^\s\"',;]++"
-    r"|(?=[\w-])((?<![\w-])(?:x-api-key|x-auth-token|(?:set-)?cookie):\s*+)[^\r\n\"']++"
+    r"|(?=[\w-])((?<![\w-])(?:x-api-key|x-auth-token):\s*+)[^\s\"',;]++"
+    r"|(?=[\w-])((?<![\w-])(?:set-)?cookie:\s*+)[^\r\n\"']++"
 )
 # AWS access key ids (AKIA long-term, ASIA temporary): an identifier, but one that says
 # which account to attack, so it is masked like its secret (matched by the key rule).
@@ -63,11 +64,12 @@ def mask_url(url: str) -> str:
 
 
 def _keyword(found: re.Match[str]) -> str:
-    return f"{found.group(1)}{MASK}"
+    quote = found.group("q") or ""  # kept, so that masking twice changes nothing
+    return f"{found.group(1)}{quote}{MASK}{quote}"
 
 
 def _header(found: re.Match[str]) -> str:
-    return f"{found.group(1) or found.group(2)}{MASK}"
+    return f"{found.group(1) or found.group(2) or found.group(3)}{MASK}"
 
 
 # Each rule runs only when the text holds one of its triggers (lower case; every match of

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lumiku_ops.redaction import redact
+
 MAX_EVENTS = 1000  # the newest; a log with more distinct failing requests repeats itself
+MAX_MESSAGE = 500  # characters kept of a message or a named object
+MAX_TEXT = 2000  # of a request path or a statement
+# Secrets are masked here, where a line becomes evidence, so every output gets them masked.
+# Only the part that is kept is masked, plus a margin so that a secret cut by the truncation
+# (a URL password before its "@", a JWT before its second ".") is still recognised whole.
+_MASK_MARGIN = 8 * 1024
 
 # Every pattern runs on lines of up to 1 MiB, so each is linear in the line: a quantifier
 # followed by something that can fail is possessive (``++``, ``*+``) and never spans what
@@ -186,7 +194,7 @@ class LogParser:
         event.request_id = event.request_id or (str(request_id) if request_id else None)
         event.time = event.time or parse_time(str(record.get("time") or "") or None)
         event.method = event.method or _str(record.get("method"))
-        event.path = event.path or _str(record.get("path"))
+        event.path = event.path or _masked(_str(record.get("path")), MAX_TEXT)
         if isinstance(record.get("status"), int):
             event.status = record["status"]
         trace = str(record.get("exc_info") or "")
@@ -194,16 +202,16 @@ class LogParser:
         driver = _DRIVER_LINE.search(trace)
         message = driver.group("message").strip() if driver else None
         if state or message:
-            event.sqlstate, event.fields = match_message(message or "", state)
-            event.message = message
+            event.sqlstate, event.fields = _masked_fields(match_message(message or "", state))
+            event.message = _masked(message, MAX_MESSAGE)
             sql = _SQL.search(trace)
-            event.statement = sql.group("sql").strip() if sql else None
+            event.statement = _masked(sql.group("sql").strip(), MAX_TEXT) if sql else None
 
     def _text(self, line: str) -> None:
         statement = _PG_STATEMENT.search(line)
         if statement and self._last_postgres is not None:
             if self._last_postgres.statement is None:
-                self._last_postgres.statement = statement.group("sql")
+                self._last_postgres.statement = _masked(statement.group("sql"), MAX_TEXT)
             return
         prefix = _PG_PREFIX.match(line)
         body = prefix.group("rest") if prefix else line
@@ -224,8 +232,8 @@ class LogParser:
         state, fields = match_message(driver.group("message") if driver else line)
         if state:
             event = self._keep(f"line:{self.lines}", LogEvent(source="text", line=self.lines))
-            event.sqlstate, event.fields = state, fields
-            event.message = (driver.group("message") if driver else line)[:500]
+            event.sqlstate, event.fields = _masked_fields((state, fields))
+            event.message = _masked(driver.group("message") if driver else line, MAX_MESSAGE)
             event.time = parse_time(_group(_PG_PREFIX.match(line), "time"))
 
     def _postgres(
@@ -240,20 +248,33 @@ class LogParser:
         source: str = "postgres",
     ) -> None:
         message = _AT_CHARACTER.sub("", message.strip())
-        found_state, fields = match_message(message, state)
+        found_state, fields = _masked_fields(match_message(message, state))
         if not found_state:
             self._last_postgres = None
             return
         event = self._keep(f"line:{self.lines}", LogEvent(source=source, line=self.lines))
         event.time = parse_time(str(time) if time else None, tz)
-        event.sqlstate, event.fields, event.message = found_state, fields, message[:500]
+        event.sqlstate, event.fields = found_state, fields
+        event.message = _masked(message, MAX_MESSAGE)
         event.role = str(user) if user else None
-        event.statement = str(statement) if statement else None
+        event.statement = _masked(str(statement), MAX_TEXT) if statement else None
         self._last_postgres = event
 
 
 def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _masked(text: str | None, keep: int) -> str | None:
+    """The first ``keep`` characters of ``text``, secrets masked."""
+    if text is None:
+        return None
+    return redact(text[: keep + _MASK_MARGIN])[:keep]
+
+
+def _masked_fields(found: tuple[str | None, dict[str, str]]) -> tuple[str | None, dict[str, str]]:
+    state, fields = found
+    return state, {name: _masked(value, MAX_MESSAGE) or "" for name, value in fields.items()}
 
 
 def _group(match: re.Match[str] | None, name: str) -> str | None:

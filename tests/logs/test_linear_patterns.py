@@ -124,3 +124,19 @@ def test_a_crafted_1_mib_line_is_parsed_and_masked_in_linear_time(
     for line in _slowest(work, count=3):
         elapsed = _seconds(work(FULL[line]))
         assert elapsed < BOUND_S, f"{stage}: {elapsed:.1f} s on 1 MiB of {line}"
+
+
+def test_a_line_that_is_an_error_keeps_its_evidence_masked_and_bounded() -> None:
+    parser = LogParser()
+    parser.feed(f'ERROR:  relation "BackgroundRemovalJob" does not exist {"x" * MIB} password=pw')
+    # The message is cut at MAX_MESSAGE characters, in the middle of this URL's password.
+    head = 'relation "Other" does not exist '
+    url = "postgresql://svc:Secret-Pw-123@db/prod"
+    pad = "y" * (parsers.MAX_MESSAGE - len(head) - len("postgresql://svc:Secr"))
+    parser.feed(f"ERROR:  {head}{pad}{url}")
+    first, second = parser.events()
+    assert first.fields == {"object": "BackgroundRemovalJob"}
+    assert first.message is not None and len(first.message) == parsers.MAX_MESSAGE
+    # The secret is masked whole before the cut, not left half visible after it.
+    assert second.message is not None and second.message.startswith(head + pad)
+    assert "Secr" not in second.message
