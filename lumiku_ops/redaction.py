@@ -25,8 +25,11 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s\"'<>]*+:)(?!\d++[/?#])((?:(?:(?!://)[^@
 # api_key, client_secret, X-Api-Key, session cookies... A key is matched only where a word
 # starts, and the lookahead finds the sensitive word once, so a long word is read once.
 _SENSITIVE = (
-    r"pass(?:word|wd|file)|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key"
-    r"|credentials?|authorization|session(?:[_-]?id)?|cookie|signature"
+    # pass(word|wd|file), pwd, private_key, secret, session(_id), signature, token, api_key,
+    # access_key, authorization, credential(s), cookie: grouped by first letter, which makes
+    # the lookahead below, tried at each character of a key, several times cheaper.
+    r"p(?:ass(?:word|wd|file)|wd|rivate[_-]?key)|s(?:ecret|ession(?:[_-]?id)?|ignature)"
+    r"|token|a(?:pi[_-]?key|ccess[_-]?key|uthorization)|c(?:redentials?|ookie)"
 )
 _KEYWORD_TRIGGERS = (
     "pass", "pwd", "secret", "token", "key", "credential", "authorization", "session",
