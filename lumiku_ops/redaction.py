@@ -35,6 +35,8 @@ _KEYWORD_TRIGGERS = (
     "pass", "pwd", "secret", "token", "key", "credential", "authorization", "session",
     "cookie", "signature",
 )  # fmt: skip
+# Capped: a key is at most 80 characters and its sensitive word starts within the first 60
+# (real keys are short), so a MiB-long word costs one bounded look, not a scan per offset.
 _KEY = rf"(?=[\w.-])(?<![\w.-])(?=[\w.-]{{0,60}}?(?:{_SENSITIVE}))[\w.-]{{1,80}}+"
 # A value: quoted (the same quote closes it, possibly backslash-escaped inside a JSON
 # string; an unclosed quote masks the rest of the line) or bare (up to a space, & or ;).
@@ -52,7 +54,7 @@ _HEADER_SECRET = re.compile(
     r"|(?=[\w-])((?<![\w-])(?:set-)?cookie:\s*+)[^\r\n\"']++"
 )
 # AWS access key ids (AKIA long-term, ASIA temporary): an identifier, but one that says
-# which account to attack, so it is masked like its secret (matched by the key rule).
+# which account to attack, so it is masked like the secret key (which the key rule masks).
 _AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
 
 
