@@ -17,29 +17,46 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lumiku_ops.redaction import redact
+
 MAX_EVENTS = 1000  # the newest; a log with more distinct failing requests repeats itself
+MAX_MESSAGE = 500  # characters kept of a message or a named object
+MAX_TEXT = 2000  # of a request path or a statement
+# Secrets are masked here, where a line becomes evidence, so every output gets them masked.
+# Only the part that is kept is masked, plus a margin so that a secret cut by the truncation
+# (a URL password before its "@", a JWT before its second ".") is still recognised whole.
+_MASK_MARGIN = 8 * 1024
+
+# Every pattern runs on lines of up to 1 MiB, so each is linear in the line: a quantifier
+# followed by something that can fail is possessive (``++``, ``*+``) and never spans what
+# starts another match, so an unanchored search does not rescan the rest of the line from
+# every offset. tests/logs/test_linear_patterns.py runs each one on crafted 1 MiB lines.
 
 # SQLSTATE -> the message shapes that name its object (PostgreSQL 12-17 wording).
 MESSAGES: dict[str, list[re.Pattern[str]]] = {
     # 'column "c" of relation "t" does not exist' is 42703, not a missing relation.
-    "42P01": [re.compile(r'(?<!of )relation "(?P<object>[^"]+)" does not exist')],
+    "42P01": [re.compile(r'(?<!of )relation "(?P<object>[^"]++)" does not exist')],
     "42703": [
-        re.compile(r'column "(?P<column>[^"]+)" of relation "(?P<table>[^"]+)" does not exist'),
-        re.compile(r'column "?(?P<table>[^".\s]+)\.(?P<column>[^"\s]+?)"? does not exist'),
-        re.compile(r'column "(?P<column>[^"]+)" does not exist'),
+        re.compile(r'column "(?P<column>[^"]++)" of relation "(?P<table>[^"]++)" does not exist'),
+        re.compile(r'column "?(?P<table>[^".\s]++)\.(?P<column>[^"\s]++)"? does not exist'),
+        re.compile(r'column "(?P<column>[^"]++)" does not exist'),
     ],
     "42501": [
         re.compile(
             r"permission denied for (?P<kind>table|relation|view|sequence|schema|function)"
-            r' "?(?P<object>[^"\s]+)"?'
+            r' "?(?P<object>[^"\s]++)"?'
         ),
         # What PostgreSQL says to a DROP or an ALTER by a role that does not own the table.
         re.compile(
-            r'must be owner of (?P<kind>table|relation|view|sequence) "?(?P<object>[^"\s]+)"?'
+            r'must be owner of (?P<kind>table|relation|view|sequence) "?(?P<object>[^"\s]++)"?'
         ),
     ],
-    "3F000": [re.compile(r'schema "(?P<object>[^"]+)" does not exist')],
-    "42883": [re.compile(r"(?P<kind>function|operator) (?P<object>\S+?\([^)]*\)) does not exist")],
+    "3F000": [re.compile(r'schema "(?P<object>[^"]++)" does not exist')],
+    # The arguments stop at the next "(": PostgreSQL prints argument types without a typmod,
+    # and "function f(((..." no longer rescans the rest of the line from every "(".
+    "42883": [
+        re.compile(r"(?P<kind>function|operator) (?P<object>[^\s(]++\([^()]*+\)) does not exist")
+    ],
 }
 SQLSTATE_NAMES = {
     "42P01": "undefined_table",
@@ -48,7 +65,7 @@ SQLSTATE_NAMES = {
     "3F000": "invalid_schema_name",
     "42883": "undefined_function",
 }
-_DRIVER_LINE = re.compile(r"psycopg2?\.errors\.\w+: (?P<message>[^\n]+)")
+_DRIVER_LINE = re.compile(r"psycopg2?\.errors\.\w++: (?P<message>[^\n]++)")
 _SQL = re.compile(r"\[SQL: (?P<sql>[^\]]{0,2000})")
 _PG_PREFIX = re.compile(
     r"^(?P<time>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)"
@@ -56,11 +73,13 @@ _PG_PREFIX = re.compile(
     r"(?P<rest>.*)$"
 )
 _PG_ERROR = re.compile(
-    r"(?:^|\s)(?:(?P<user>[\w$-]+)@(?P<db>[\w$-]+) )?(?:\[?(?P<state1>[0-9A-Z]{5})\]? )?"
-    r"(?P<severity>ERROR|FATAL):\s+(?:(?P<state2>[0-9A-Z]{5}): )?(?P<message>.+)$"
+    r"(?:^|\s)(?:(?P<user>[\w$-]++)@(?P<db>[\w$-]++) )?(?:\[?(?P<state1>[0-9A-Z]{5})\]? )?"
+    r"(?P<severity>ERROR|FATAL):\s+(?:(?P<state2>[0-9A-Z]{5}): )?(?P<message>.+)"
 )
-_PG_USER = re.compile(r"\buser=(?P<user>[\w$-]+)")
-_PG_STATEMENT = re.compile(r"\bSTATEMENT:\s+(?P<sql>.+)$")
+_PG_USER = re.compile(r"\buser=(?P<user>[\w$-]++)")
+_PG_STATEMENT = re.compile(r"\bSTATEMENT:\s+(?P<sql>.+)")
+_AT_CHARACTER = re.compile(r" at character \d++$")
+_NUMERIC_OFFSET = re.compile(r"[+-]\d{4}$")
 _JSON_HINTS = ('"sqlstate"', '"status": 5', '"status":5', '"state_code"', "exc_info")
 _TEXT_HINTS = ("ERROR", "FATAL", "does not exist", "permission denied", "STATEMENT:")
 
@@ -114,7 +133,7 @@ def parse_time(text: str | None, tz: str | None = None) -> datetime | None:
     value = text.strip().replace(" ", "T", 1)
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
-    if re.search(r"[+-]\d{4}$", value):
+    if _NUMERIC_OFFSET.search(value):
         value = value[:-2] + ":" + value[-2:]
     if tz and tz[0] in "+-":
         value += tz if ":" in tz or len(tz) == 3 else tz[:3] + ":" + tz[3:]
@@ -179,7 +198,7 @@ class LogParser:
         event.request_id = event.request_id or (str(request_id) if request_id else None)
         event.time = event.time or parse_time(str(record.get("time") or "") or None)
         event.method = event.method or _str(record.get("method"))
-        event.path = event.path or _str(record.get("path"))
+        event.path = event.path or _masked(_str(record.get("path")), MAX_TEXT)
         event.role = event.role or _str(record.get("db_role"))
         if isinstance(record.get("status"), int):
             event.status = record["status"]
@@ -188,16 +207,16 @@ class LogParser:
         driver = _DRIVER_LINE.search(trace)
         message = driver.group("message").strip() if driver else None
         if state or message:
-            event.sqlstate, event.fields = match_message(message or "", state)
-            event.message = message
+            event.sqlstate, event.fields = _masked_fields(match_message(message or "", state))
+            event.message = _masked(message, MAX_MESSAGE)
             sql = _SQL.search(trace)
-            event.statement = sql.group("sql").strip() if sql else None
+            event.statement = _masked(sql.group("sql").strip(), MAX_TEXT) if sql else None
 
     def _text(self, line: str) -> None:
         statement = _PG_STATEMENT.search(line)
         if statement and self._last_postgres is not None:
             if self._last_postgres.statement is None:
-                self._last_postgres.statement = statement.group("sql")
+                self._last_postgres.statement = _masked(statement.group("sql"), MAX_TEXT)
             return
         prefix = _PG_PREFIX.match(line)
         body = prefix.group("rest") if prefix else line
@@ -218,8 +237,8 @@ class LogParser:
         state, fields = match_message(driver.group("message") if driver else line)
         if state:
             event = self._keep(f"line:{self.lines}", LogEvent(source="text", line=self.lines))
-            event.sqlstate, event.fields = state, fields
-            event.message = (driver.group("message") if driver else line)[:500]
+            event.sqlstate, event.fields = _masked_fields((state, fields))
+            event.message = _masked(driver.group("message") if driver else line, MAX_MESSAGE)
             event.time = parse_time(_group(_PG_PREFIX.match(line), "time"))
 
     def _postgres(
@@ -233,21 +252,34 @@ class LogParser:
         *,
         source: str = "postgres",
     ) -> None:
-        message = re.sub(r" at character \d+$", "", message.strip())
-        found_state, fields = match_message(message, state)
+        message = _AT_CHARACTER.sub("", message.strip())
+        found_state, fields = _masked_fields(match_message(message, state))
         if not found_state:
             self._last_postgres = None
             return
         event = self._keep(f"line:{self.lines}", LogEvent(source=source, line=self.lines))
         event.time = parse_time(str(time) if time else None, tz)
-        event.sqlstate, event.fields, event.message = found_state, fields, message[:500]
+        event.sqlstate, event.fields = found_state, fields
+        event.message = _masked(message, MAX_MESSAGE)
         event.role = str(user) if user else None
-        event.statement = str(statement) if statement else None
+        event.statement = _masked(str(statement), MAX_TEXT) if statement else None
         self._last_postgres = event
 
 
 def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _masked(text: str | None, keep: int) -> str | None:
+    """The first ``keep`` characters of ``text``, secrets masked."""
+    if text is None:
+        return None
+    return redact(text[: keep + _MASK_MARGIN])[:keep]
+
+
+def _masked_fields(found: tuple[str | None, dict[str, str]]) -> tuple[str | None, dict[str, str]]:
+    state, fields = found
+    return state, {name: _masked(value, MAX_MESSAGE) or "" for name, value in fields.items()}
 
 
 def _group(match: re.Match[str] | None, name: str) -> str | None:
