@@ -87,3 +87,81 @@ def test_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
     (tmp_path / "migrations" / "versions").mkdir(parents=True)
     line = one_error_line(lumiku("diagnose", "--project", str(tmp_path)))
     assert "[tool.lumiku-ops] metadata: importing 'nowhere' from" in line
+
+
+# A models module's side effects: its output goes to stderr, any way out is one error line.
+MISBEHAVING_MODELS = {
+    "exits-0": "print('models: loading')\nimport sys\nsys.exit(0)\n",
+    "argparse": (
+        "import argparse\nparser = argparse.ArgumentParser(prog='svc')\n"
+        "parser.add_argument('--port', type=int)\nparser.parse_args()\n"
+    ),
+    "raises": "import logging\nlogging.basicConfig()\nraise RuntimeError('no settings')\n",
+    "interrupted": "print('models: loading')\nraise KeyboardInterrupt\n",
+}
+WELL_BEHAVED = (
+    "import logging, sys\nfrom sqlalchemy import Column, Integer, MetaData, Table\n"
+    "logging.basicConfig(stream=sys.stdout, level=logging.INFO)\n"
+    "logging.getLogger('svc').info('models: configured')\nprint('models: loading')\n"
+    "metadata = MetaData()\nTable('widget', metadata, Column('id', Integer, primary_key=True))\n"
+)
+FIRST_REVISION = '''"""widget
+
+Revision ID: 0001
+"""
+import logging
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0001"
+down_revision = None
+print("revision module: imported")
+
+
+def upgrade():
+    print("revision: creating widget")
+    logging.getLogger("svc").warning("revision: logging")
+    op.create_table("widget", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade():
+    op.drop_table("widget")
+'''
+
+
+def noisy_project(root: Path, models: str) -> Path:
+    package = root / "svc_models"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(models)
+    (root / "pyproject.toml").write_text(
+        '[tool.lumiku-ops]\nmetadata = "svc_models.models:metadata"\n'
+    )
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    (root / "migrations" / "versions").mkdir(parents=True)
+    (root / "migrations" / "versions" / "0001_widget.py").write_text(FIRST_REVISION)
+    return root
+
+
+@pytest.mark.parametrize("behaviour", sorted(MISBEHAVING_MODELS))
+def test_a_models_module_that_exits_or_fails_at_import_is_one_error(
+    tmp_path: Path, behaviour: str
+) -> None:
+    root = noisy_project(tmp_path / "svc", MISBEHAVING_MODELS[behaviour])
+    result = lumiku("check", "--project", str(root), "--json", LUMIKU_DATA_DIR=str(tmp_path / "d"))
+    line = one_error_line(result)  # exit 1, never 0, and no traceback
+    assert result.stdout == "", "a failed --json command prints nothing on stdout"
+    assert "metadata: importing 'svc_models.models'" in line
+    assert {"exits-0": "sys.exit(0)", "argparse": "sys.exit(2)"}.get(behaviour, "") in line
+    if behaviour != "raises":
+        assert "models: loading" in result.stderr or "usage: svc" in result.stderr
+
+
+@pytest.mark.db
+def test_the_projects_prints_and_logs_never_reach_json_stdout(tmp_path: Path) -> None:
+    root = noisy_project(tmp_path / "svc", WELL_BEHAVED)
+    result = lumiku("check", "--project", str(root), "--json", LUMIKU_DATA_DIR=str(tmp_path / "d"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["passed"] is True  # exactly one JSON document
+    for noise in ("models: loading", "models: configured", "revision: creating widget"):
+        assert noise in result.stderr

@@ -18,6 +18,7 @@ from lumiku_ops.db.scratch import shadow_database
 from tests.project.conftest import (
     ENDPOINTS,
     FIRST,
+    HEAD,
     SCHEMA_VERDICTS,
     SECOND,
     Inventory,
@@ -41,7 +42,7 @@ def test_the_sample_is_sound_under_plain_alembic(inventory: Inventory) -> None:
         done = inventory.alembic(url, *step)
         assert done.returncode == 0, (step, done.stderr)
     assert "No new upgrade operations detected" in done.stdout
-    assert inventory.execute(url, "SELECT version_num FROM alembic_version") == SECOND
+    assert inventory.execute(url, "SELECT version_num FROM alembic_version") == HEAD
 
     port = closed_port()
     nowhere = f"postgresql+psycopg://nobody@127.0.0.1:{port}/inventory"
@@ -71,7 +72,7 @@ def test_a_column_added_to_a_model_is_found_created_and_applied(inventory: Inven
     )
     new = as_json(created)
     assert created.returncode == 0, created.stderr
-    assert new["down_revision"] == SECOND and new["revision"] not in (FIRST, SECOND)
+    assert new["down_revision"] == HEAD and new["revision"] not in (FIRST, SECOND, HEAD)
     assert re.fullmatch("[0-9a-f]{12}", new["revision"]), "not the project's id style"
     path = Path(new["path"])
     assert path.parent == inventory.versions and path.name.startswith(new["revision"])
@@ -111,7 +112,11 @@ def test_a_database_one_revision_behind_is_applied_then_healthy(inventory: Inven
     status = inventory.lumiku("migrate", "status", *inventory.project, *database, "--json")
     behind = as_json(status)
     assert status.returncode == 3
-    assert (behind["current"], behind["pending"], behind["up_to_date"]) == (FIRST, [SECOND], False)
+    assert (behind["current"], behind["pending"], behind["up_to_date"]) == (
+        FIRST,
+        [SECOND, HEAD],
+        False,
+    )
 
     shadow = ["--shadow-url", inventory.server.base_url]
     lagging = inventory.lumiku("check", *inventory.project, *database, *shadow, "--json")
@@ -125,9 +130,9 @@ def test_a_database_one_revision_behind_is_applied_then_healthy(inventory: Inven
     assert (result["outcome"], result["from_revision"], result["to_revision"]) == (
         "applied",
         FIRST,
-        SECOND,
+        HEAD,
     )
-    assert inventory.execute(url, "SELECT version_num FROM alembic_version") == SECOND
+    assert inventory.execute(url, "SELECT version_num FROM alembic_version") == HEAD
 
     verified = inventory.lumiku(
         "migrate", "verify", *inventory.project, *database, *shadow, "--json"
@@ -182,7 +187,7 @@ def test_a_version_table_naming_an_unknown_revision_is_revision_mismatch(
     code, diagnosis = inventory.diagnose(url)
     assert code == 3 and diagnosis["verdict"] == "REVISION_MISMATCH", diagnosis
     assert diagnosis["evidence"]["migrations"]["recorded_revision"] == "0badc0ffee42"
-    assert SECOND in diagnosis["remedy"]["command"]  # stamp the revision the tables match
+    assert HEAD in diagnosis["remedy"]["command"]  # stamp the newest revision the tables match
 
 
 @pytest.mark.parametrize("command", ["diagnose", "check"])
