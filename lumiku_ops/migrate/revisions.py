@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,34 @@ def fingerprint(project: Project) -> str:
         digest.update(str(path.relative_to(folder)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+# CREATE EXTENSION [IF NOT EXISTS] name, as a revision's SQL or op.execute() text holds it.
+_CREATE_EXTENSION = re.compile(
+    r'CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"([^"]+)"|([A-Za-z_][\w-]*))', re.I
+)
+
+
+def required_extensions(revisions: Sequence[RevisionInfo]) -> list[tuple[str, str]]:
+    """``(revision, extension)`` for each extension the revisions create, oldest first.
+
+    Read from the files' text (their SQL and ``op.execute`` strings), comment lines left
+    out, so a missing extension is known before anything is replayed.
+    """
+    found: list[tuple[str, str]] = []
+    for info in revisions:
+        try:
+            source = info.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in source.splitlines():
+            if line.lstrip().startswith(("#", "--")):
+                continue
+            for match in _CREATE_EXTENSION.finditer(line):
+                name = match.group(1) or match.group(2)
+                if all(name != known for _, known in found):
+                    found.append((info.revision, name))
+    return found
 
 
 def next_revision_id(scripts: ScriptDirectory) -> str:

@@ -25,7 +25,7 @@ from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.revisions import fingerprint, list_revisions
+from lumiku_ops.migrate.revisions import fingerprint, list_revisions, required_extensions
 from lumiku_ops.project import Project
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
@@ -121,6 +121,21 @@ def _replay_failure(revision: str, exc: Exception, shadow_url: str | None) -> Sh
     )
 
 
+def _refuse_missing_extensions(
+    connection: Connection, needed: list[tuple[str, str]], shadow_url: str | None
+) -> None:
+    """Fail at once, before any replay, if the shadow server lacks an extension needed."""
+    if not needed:
+        return
+    rows = connection.execute(text("SELECT name FROM pg_available_extensions"))
+    available = {str(name) for name in rows.scalars()}
+    connection.rollback()
+    for revision, extension in needed:
+        if extension not in available:
+            message = f'extension "{extension}" is not available'
+            raise _replay_failure(revision, RuntimeError(message), shadow_url)
+
+
 def _extensions(connection: Connection) -> list[str]:
     rows = connection.execute(
         text("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
@@ -146,9 +161,11 @@ def replay_migrations(
         return MigrationReplay(**cached)
 
     scripts = runner.script_directory(project)
-    order = [info.revision for info in list_revisions(scripts)]
+    revisions = list_revisions(scripts)
+    order = [info.revision for info in revisions]
     replay = MigrationReplay(fingerprint=key, order=order, heads=sorted(scripts.get_heads()))
     with shadow_database(shadow_url) as connection:
+        _refuse_missing_extensions(connection, required_extensions(revisions), shadow_url)
         for revision in order:
             try:
                 with connection.begin():
@@ -226,6 +243,7 @@ def replay_and_models(
 ) -> tuple[MigrationReplay, TableCatalog]:
     """The settings' project replayed, and its models' catalog, on the configured shadow."""
     project = settings.project
+    project.metadata()  # the models first: a module that fails to import fails at once
     shadow_url = scratch_server_url(settings)
     cache = cache_dir or settings.cache_dir
     replay = replay_migrations(project, shadow_url=shadow_url, cache_dir=cache)

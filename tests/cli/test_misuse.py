@@ -165,3 +165,22 @@ def test_the_projects_prints_and_logs_never_reach_json_stdout(tmp_path: Path) ->
     assert json.loads(result.stdout)["passed"] is True  # exactly one JSON document
     for noise in ("models: loading", "models: configured", "revision: creating widget"):
         assert noise in result.stderr
+
+
+@pytest.mark.db
+def test_a_history_needing_a_missing_extension_is_refused_before_any_replay(
+    tmp_path: Path,
+) -> None:
+    root = noisy_project(tmp_path / "svc", WELL_BEHAVED)
+    second = FIRST_REVISION.replace('"0001"', '"0002"').replace(
+        "down_revision = None", "down_revision = '0001'"
+    )
+    second = second.replace(
+        'op.create_table("widget", sa.Column("id", sa.Integer(), primary_key=True))',
+        "op.execute('CREATE EXTENSION IF NOT EXISTS lumiku_no_such_extension')",
+    )
+    (root / "migrations" / "versions" / "0002_extension.py").write_text(second)
+    result = lumiku("check", "--project", str(root), "--json", LUMIKU_DATA_DIR=str(tmp_path / "d"))
+    line = one_error_line(result)
+    assert 'revision 0002 needs the extension "lumiku_no_such_extension"' in line
+    assert "revision: creating widget" not in result.stderr, "0001 was replayed first"
