@@ -4,8 +4,8 @@ Like Prisma's shadow database, the revisions are replayed, one at a time, into a
 throwaway database on a throwaway embedded server, never on the target. The catalog after
 each revision is recorded, so one replay answers "what should a database at revision X
 look like" for every X, and "which revision creates table T". Results are cached in
-memory and on disk, keyed by the revision files' content (and the models' DDL), so a
-second diagnosis costs a file read.
+memory and on disk (in the user's cache folder, never the project), keyed by the revision
+files' content (and the models' DDL), so a second diagnosis costs a file read.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import fingerprint, list_revisions, required_extensions
 from lumiku_ops.project import Project
 from lumiku_ops.redaction import mask_url
-from lumiku_ops.settings import Settings
+from lumiku_ops.settings import Settings, user_cache_dir
 
 _memory: dict[str, Any] = {}
 # "extension "uuid-ossp" is not available" (PostgreSQL 15+), or, before that,
@@ -78,7 +78,7 @@ class MigrationReplay:
 
 
 def _cache_dir(cache_dir: Path | None) -> Path:
-    return cache_dir or Path.cwd() / ".lumiku" / "cache"
+    return cache_dir or user_cache_dir()
 
 
 def _load(path: Path) -> dict[str, Any] | None:

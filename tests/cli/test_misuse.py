@@ -160,8 +160,18 @@ def test_a_models_module_that_exits_or_fails_at_import_is_one_error(
 @pytest.mark.db
 def test_the_projects_prints_and_logs_never_reach_json_stdout(tmp_path: Path) -> None:
     root = noisy_project(tmp_path / "svc", WELL_BEHAVED)
-    result = lumiku("check", "--project", str(root), "--json", LUMIKU_DATA_DIR=str(tmp_path / "d"))
+    cache = tmp_path / "user-cache"
+    result = lumiku(
+        "check",
+        "--project",
+        str(root),
+        "--json",
+        LUMIKU_DATA_DIR=str(tmp_path / "d"),
+        LUMIKU_CACHE_DIR=str(cache),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert list(cache.glob("replay-*.json")), "the replay is cached in the user's cache folder"
+    assert not (tmp_path / "cache").exists() and not (root / ".lumiku").exists()
     assert json.loads(result.stdout)["passed"] is True  # exactly one JSON document
     for noise in ("models: loading", "models: configured", "revision: creating widget"):
         assert noise in result.stderr
