@@ -15,6 +15,7 @@ from lumiku_ops.runbooks.catalogue import RUNBOOKS
 if TYPE_CHECKING:
     from lumiku_ops.runbooks.run import RunbookRun
 
+resolve_runbook = lazy("lumiku_ops.runbooks.run", "resolve_runbook")
 run_runbook = lazy("lumiku_ops.runbooks.run", "run_runbook")
 runbook_parameters = lazy("lumiku_ops.runbooks.run", "runbook_parameters")
 
@@ -80,6 +81,7 @@ def run(
     as_json: bool,
 ) -> int:
     """Execute a runbook and write the notebook and both HTML reports."""
+    resolve_runbook(name)  # an unknown or ambiguous name fails before anything is printed
     folder = out_dir or Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     # Strings as typed; run_runbook checks and converts them against the declared types.
     values: dict[str, Any] = dict(parameters)

@@ -194,3 +194,28 @@ def test_a_history_needing_a_missing_extension_is_refused_before_any_replay(
     line = one_error_line(result)
     assert 'revision 0002 needs the extension "lumiku_no_such_extension"' in line
     assert "revision: creating widget" not in result.stderr, "0001 was replayed first"
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("01_diagnose_5000s", "no runbook '01_diagnose_5000s'"),
+        ("0", "'0' could be 01_diagnose_500s"),
+    ],
+)
+def test_a_runbook_name_is_checked_before_anything_is_printed(
+    tmp_path: Path, name: str, problem: str
+) -> None:
+    result = lumiku("runbook", "run", name, "--out", str(tmp_path / "out"))
+    line = one_error_line(result)
+    assert problem in line and "choose one of: 01_diagnose_500s, 02_create_migration" in line
+    assert result.stderr.strip() == line and result.stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_runbook_is_named_by_any_unambiguous_start() -> None:
+    from lumiku_ops.runbooks.run import resolve_runbook
+
+    for name in ("01", "01_diagnose", "01_diagnose_500s", "01_diagnose_500s.ipynb"):
+        assert resolve_runbook(name).name == "01_diagnose_500s.ipynb"
+    assert resolve_runbook("04_v").name == "04_verify_endpoints.ipynb"
