@@ -37,7 +37,7 @@ from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from lumiku_ops.errors import ConfigError
 
@@ -142,7 +142,12 @@ class Project:
         function = import_attribute(self.root, reference, key)
         if not callable(function):
             raise _error(self.pyproject, key, f"'{reference}' is not a function")
-        return cast("Callable[..., bool]", function)
+
+        def guarded(*args: Any, **kwargs: Any) -> bool:
+            with project_code():  # a hook that prints must not corrupt --json
+                return bool(function(*args, **kwargs))
+
+        return guarded
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (without the shadow URL, which may hold a password)."""

@@ -25,7 +25,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, create_engine, pool
 
-from lumiku_ops.errors import ConfigError
+from lumiku_ops.errors import ConfigError, MigrationError
 from lumiku_ops.project import (
     Project,
     describe_exit,
@@ -149,17 +149,24 @@ def script_directory(project: Project) -> ScriptDirectory:
     return scripts
 
 
+def _innermost_file(exc: BaseException, folders: list[Path]) -> str | None:
+    """The innermost file of the traceback inside one of ``folders``: the revision."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if any(Path(name).resolve().is_relative_to(folder.resolve()) for folder in folders):
+            found = name
+        tb = tb.tb_next
+    return found
+
+
 def _revision_import_failure(exc: BaseException, folders: list[Path]) -> str:
     """One line naming the revision file that failed to load, and why."""
     from alembic.util import CommandError
 
     culprit = getattr(exc, "filename", None) if isinstance(exc, SyntaxError) else None
-    tb = exc.__traceback__
-    while tb is not None and culprit is None:
-        name = tb.tb_frame.f_code.co_filename
-        if any(Path(name).resolve().is_relative_to(folder.resolve()) for folder in folders):
-            culprit = name  # the innermost frame in a revision folder: the revision itself
-        tb = tb.tb_next
+    culprit = culprit or _innermost_file(exc, folders)
     if isinstance(exc, CommandError) and culprit is None:
         return f"alembic: {exc}"
     where = f"revision file {culprit}" if culprit else f"a revision file in {folders[0]}"
@@ -203,8 +210,15 @@ def _run(
             )
         else:
             context.configure(connection=connection, **options)
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        except SystemExit as exc:  # a revision's sys.exit() must not end lumiku-ops with 0
+            where = _innermost_file(exc, version_locations(project) or [project.migrations_dir])
+            raise MigrationError(
+                f"revision file {where or 'in ' + str(project.migrations_dir)} called "
+                f"sys.exit({exc.code!r}) while running"
+            ) from None
 
 
 def upgrade(project: Project, connection: Connection, target: str = "heads") -> None:

@@ -219,3 +219,17 @@ def test_a_runbook_is_named_by_any_unambiguous_start() -> None:
     for name in ("01", "01_diagnose", "01_diagnose_500s", "01_diagnose_500s.ipynb"):
         assert resolve_runbook(name).name == "01_diagnose_500s.ipynb"
     assert resolve_runbook("04_v").name == "04_verify_endpoints.ipynb"
+
+
+@pytest.mark.db
+def test_a_revision_that_exits_is_one_error_naming_its_file(tmp_path: Path) -> None:
+    root = noisy_project(tmp_path / "svc", WELL_BEHAVED)
+    revision = root / "migrations" / "versions" / "0001_widget.py"
+    revision.write_text(
+        revision.read_text().replace(
+            '    print("revision: creating widget")\n', "    import sys\n    sys.exit(0)\n"
+        )
+    )
+    result = lumiku("check", "--project", str(root), "--json", LUMIKU_DATA_DIR=str(tmp_path / "d"))
+    line = one_error_line(result)
+    assert "0001_widget.py called sys.exit(0)" in line and result.stdout == ""
