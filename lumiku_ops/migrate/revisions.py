@@ -1,8 +1,7 @@
-"""The revision scripts on disk: ids, messages, files, heads, order, and their fingerprint."""
+"""The revision scripts on disk: ids, messages, files, heads, order, and what they need."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,21 +51,6 @@ def _single(down: str | Sequence[str] | None) -> str | None:
     if down is None or isinstance(down, str):
         return down
     return ",".join(down)  # a merge revision has several parents
-
-
-def fingerprint(project: Project) -> str:
-    """SHA-256 of every file in the migrations folder: the shadow cache's key.
-
-    Every file counts, not only revisions: a revision may read SQL from a sibling file.
-    """
-    digest = hashlib.sha256()
-    folder = project.migrations_dir
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts or path.suffix in (".pyc", ".tmp"):
-            continue
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 # CREATE EXTENSION [IF NOT EXISTS] name, as a revision's SQL or op.execute() text holds it.
