@@ -35,6 +35,7 @@ from lumiku_ops.project import (
 )
 
 OFFLINE_URL = "postgresql+psycopg://"
+_histories: dict[Project, tuple[tuple[tuple[str, int, int], ...], ScriptDirectory]] = {}
 RevisionPicker = Callable[[Any, Any], Iterable[Any]]
 
 
@@ -131,6 +132,12 @@ def script_directory(project: Project) -> ScriptDirectory:
             f"script_location in {project.alembic_ini or 'alembic.ini'} or pass --migrations DIR"
         )
     prepend_to_sys_path(project.root)
+    folders = locations or [folder / "versions"]
+    # Loading imports every revision file: once per command, unless a file changed since.
+    signature = _files_signature(folders)
+    known = _histories.get(project)
+    if known is not None and known[0] == signature:
+        return known[1]
     scripts = ScriptDirectory.from_config(config)
     try:
         with project_code():
@@ -146,7 +153,17 @@ def script_directory(project: Project) -> ScriptDirectory:
             "revision folders, list them as version_locations in [tool.lumiku-ops]; a new "
             "project's first revision comes from: alembic revision --autogenerate"
         )
+    _histories[project] = (signature, scripts)
     return scripts
+
+
+def _files_signature(folders: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    entries = []
+    for folder in folders:
+        for path in folder.rglob("*.py") if folder.is_dir() else ():
+            stat = path.stat()
+            entries.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(entries))
 
 
 def _innermost_file(exc: BaseException, folders: list[Path]) -> str | None:

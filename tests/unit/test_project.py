@@ -225,3 +225,19 @@ def test_a_revision_that_fails_to_import_is_named(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "a1_step.py fails to load" in message and "not_installed_anywhere" in message
     assert "\n" not in message
+
+
+def test_the_history_is_loaded_once_until_a_revision_file_changes(tmp_path: Path) -> None:
+    root, package = layout_project(
+        tmp_path,
+        '[tool.lumiku-ops]\nmetadata = "{package}.models:metadata"\nmigrations = "{migrations}"\n',
+    )
+    project = load_project(root)
+    first = runner.script_directory(project)
+    assert runner.script_directory(project) is first  # revision files imported once
+    versions = root / package / "db" / "versions"
+    (versions / "c3_step.py").write_text(
+        REVISION.format(message="c3", rev="c3", down="b2", extra="")
+    )
+    again = runner.script_directory(project)
+    assert again is not first and again.get_current_head() == "c3"
