@@ -28,7 +28,7 @@ from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions, required_extensions
 from lumiku_ops.project import Project
-from lumiku_ops.redaction import mask_url
+from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, user_cache_dir
 
 _memory: dict[str, Any] = {}
@@ -119,7 +119,8 @@ def _replay_failure(revision: str, exc: Exception, shadow_url: str | None) -> Sh
             "point shadow_url at a PostgreSQL server that has it and a role with CREATEDB: "
             "--shadow-url URL, $LUMIKU_SHADOW_URL, or shadow_url in [tool.lumiku-ops]"
         )
-    first = message.splitlines()[0] if message else ""
+    # A revision may quote the sqlalchemy.url it was handed: never show its password.
+    first = redact(message.splitlines()[0], [shadow_url]) if message else ""
     return ShadowReplayError(
         f"revision {revision} fails when replayed on an empty database: "
         f"{type(exc).__name__}: {first}"

@@ -118,3 +118,13 @@ def test_a_grown_history_replays_only_its_new_revision(
     assert "x" in str(edited.at("0002")["t2"]) and edited.at("0001") == cold.at("0001")
     fresh = replay(history, url, tmp_path / "cold-cache")
     assert fresh.catalogs == edited.catalogs
+
+
+def test_a_replay_failure_never_shows_the_url_a_revision_was_handed() -> None:
+    quoted = RuntimeError(
+        "cannot reach postgresql+psycopg://ops:s3cr3t-pw@shadow:5432/lumiku_shadow_1"
+    )
+    message = str(
+        shadow._replay_failure("0002", quoted, "postgresql+psycopg://ops:s3cr3t-pw@shadow/postgres")
+    )
+    assert "s3cr3t-pw" not in message and "revision 0002" in message
