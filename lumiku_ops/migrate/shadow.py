@@ -34,6 +34,9 @@ from lumiku_ops.settings import Settings, user_cache_dir
 _memory: dict[str, Any] = {}
 # Bumped when what a cached point holds changes, so old entries are never misread.
 _CACHE_FORMAT = 2
+# Copying a template costs about as much as replaying a few small revisions (two copies per
+# run: restore and keep); below this many revisions a replay from scratch is as fast.
+_TEMPLATE_WORTH = 8
 # "extension "uuid-ossp" is not available" (PostgreSQL 15+), or, before that,
 # "could not open extension control file ".../uuid-ossp.control"".
 _MISSING_EXTENSION = re.compile(
@@ -225,8 +228,10 @@ def replay_migrations(
         return replay
 
     start = 0
-    restored = templates.newest_template(shadow_url, keys[: len(points)]) if shadow_url else None
-    if shadow_url and restored is not None:
+    restored = None
+    if shadow_url and len(points) >= _TEMPLATE_WORTH:
+        restored = templates.newest_template(shadow_url, keys[: len(points)])
+    if shadow_url and restored is not None and restored + 1 >= _TEMPLATE_WORTH:
         start = restored + 1
         scratch = templates.scratch_from_template(shadow_url, keys[restored])
     else:
@@ -253,7 +258,7 @@ def replay_migrations(
             _memory[key] = point
             _store(_cache_dir(cache_dir) / f"revision-{key}.json", point)
         replay.extensions = extensions
-        if shadow_url:
+        if shadow_url and len(order) >= _TEMPLATE_WORTH:
             templates.keep_as_template(shadow_url, connection, keys[-1])
     return replay
 
