@@ -144,8 +144,14 @@ class Project:
             raise _error(self.pyproject, key, f"'{reference}' is not a function")
 
         def guarded(*args: Any, **kwargs: Any) -> bool:
-            with project_code():  # a hook that prints must not corrupt --json
-                return bool(function(*args, **kwargs))
+            try:
+                with project_code():  # a hook that prints must not corrupt --json
+                    return bool(function(*args, **kwargs))
+            except (SystemExit, KeyboardInterrupt) as exc:
+                raise ConfigError(
+                    f"{self.pyproject}: [{TABLE}] {key}: '{reference}' stopped: "
+                    f"{describe_exit(exc).replace(' while being imported', '')}"
+                ) from None
 
         return guarded
 

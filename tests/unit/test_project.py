@@ -241,3 +241,28 @@ def test_the_history_is_loaded_once_until_a_revision_file_changes(tmp_path: Path
     )
     again = runner.script_directory(project)
     assert again is not first and again.get_current_head() == "c3"
+
+
+def test_a_hook_that_prints_or_exits_keeps_stdout_clean_and_is_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, package = layout_project(
+        tmp_path,
+        '[tool.lumiku-ops]\nmetadata = "{package}.models:metadata"\nmigrations = "{migrations}"\n'
+        'include_object = "{package}.hooks:include_object"\n'
+        'include_name = "{package}.hooks:include_name"\n',
+    )
+    (root / package / "hooks.py").write_text(
+        "import sys\n"
+        "def include_object(*args):\n    print('hook: looked at', args[1])\n    return True\n"
+        "def include_name(*args):\n    sys.exit(0)\n"
+    )
+    project = load_project(root)
+    include_object = project.hook("include_object")
+    assert include_object is not None and include_object(None, "widget", "table", False, None)
+    printed = capsys.readouterr()
+    assert printed.out == "" and "hook: looked at widget" in printed.err
+    include_name = project.hook("include_name")
+    assert include_name is not None
+    with pytest.raises(ConfigError, match=r"include_name: .* stopped: it called sys.exit\(0\)"):
+        include_name("widget", "table", {})
