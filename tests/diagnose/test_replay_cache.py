@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lumiku_ops.db import templates
 from lumiku_ops.migrate import runner, shadow
 from lumiku_ops.project import load_project
 from tests.utils.postgres import PostgresServer
@@ -65,6 +67,23 @@ def history(tmp_path: Path) -> Path:
     return root
 
 
+def templates_on(server: PostgresServer) -> set[str]:
+    with server._admin() as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'lumiku\\_replay\\_%'"
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+@pytest.fixture
+def server(pg_server: PostgresServer) -> Iterator[PostgresServer]:
+    """The test server, rid afterwards of the replay templates the test kept on it."""
+    before = templates_on(pg_server)
+    yield pg_server
+    for name in templates_on(pg_server) - before:
+        pg_server.drop_database(name)
+
+
 class Replayed:
     """``runner.upgrade`` watched: the revisions a replay ran on a database."""
 
@@ -89,12 +108,12 @@ class Replayed:
 @pytest.mark.parametrize("on_shadow_url", [True, False], ids=["shadow-url", "throwaway"])
 def test_a_grown_history_replays_only_its_new_revision(
     history: Path,
-    pg_server: PostgresServer,
+    server: PostgresServer,
     tmp_path: Path,
     on_shadow_url: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = pg_server.base_url if on_shadow_url else None
+    url = server.base_url if on_shadow_url else None
     cache = tmp_path / "cache"
     watch = Replayed(monkeypatch)
     replay = watch.replay
@@ -119,6 +138,8 @@ def test_a_grown_history_replays_only_its_new_revision(
     assert "x" in str(edited.at("0002")["t2"]) and edited.at("0001") == cold.at("0001")
     fresh = replay(history, url, tmp_path / "cold-cache")
     assert fresh.catalogs == edited.catalogs
+    if on_shadow_url:
+        assert len(templates_on(server)) <= templates.KEEP_TEMPLATES
 
 
 def test_a_replay_failure_never_shows_the_url_a_revision_was_handed() -> None:
