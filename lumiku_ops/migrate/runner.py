@@ -58,7 +58,7 @@ def _new_config(project: Project) -> Config:
     options = Namespace(quiet=True, x=list(project.x_arguments) or None)
     config = Config(ini, stdout=io.StringIO(), cmd_opts=options)
     config.set_main_option("script_location", str(project.migrations_dir))
-    _place_version_locations(project, config)
+    _place_folders(project, config)
     if not config.get_main_option("file_template"):
         config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
         config.set_main_option("truncate_slug_length", "60")
@@ -98,7 +98,7 @@ def version_locations(project: Project) -> list[Path]:
     ]
 
 
-def _place_version_locations(project: Project, config: Config) -> None:
+def _place_folders(project: Project, config: Config) -> None:
     locations = version_locations(project)
     if config.get_main_option("prepend_sys_path"):
         # Alembic would resolve it from the current directory; the ini's folder is meant.
