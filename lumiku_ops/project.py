@@ -32,11 +32,12 @@ import importlib
 import importlib.util
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from lumiku_ops.errors import ConfigError
 
@@ -141,7 +142,18 @@ class Project:
         function = import_attribute(self.root, reference, key)
         if not callable(function):
             raise _error(self.pyproject, key, f"'{reference}' is not a function")
-        return cast("Callable[..., bool]", function)
+
+        def guarded(*args: Any, **kwargs: Any) -> bool:
+            try:
+                with project_code():  # a hook that prints must not corrupt --json
+                    return bool(function(*args, **kwargs))
+            except (SystemExit, KeyboardInterrupt) as exc:
+                raise ConfigError(
+                    f"{self.pyproject}: [{TABLE}] {key}: '{reference}' stopped: "
+                    f"{describe_exit(exc).replace(' while being imported', '')}"
+                ) from None
+
+        return guarded
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (without the shadow URL, which may hold a password)."""
@@ -185,11 +197,25 @@ def _import_metadata(root: Path, reference: str) -> MetaData:
     return target
 
 
+@contextmanager
+def project_code() -> Iterator[None]:
+    """Run the project's own code with its ``print`` output sent to stderr.
+
+    A models module, a hook or a revision may print or configure logging on stdout; stdout
+    belongs to lumiku-ops's results (``--json`` is one JSON document). Handlers the code
+    creates meanwhile (``logging.basicConfig(stream=sys.stdout)``) keep pointing at stderr.
+    """
+    with redirect_stdout(sys.stderr):
+        yield
+
+
 @cache
 def import_attribute(root: Path, reference: str, key: str) -> Any:
     """The object ``module:attr.path`` names, imported with the project's folders first.
 
-    This is the one place where the project's own code is imported.
+    This is the one place where the project's own code is imported. Whatever the module
+    does at import (prints, ``sys.exit(0)``, an ``argparse`` of its own, Ctrl-C) is
+    contained: its output goes to stderr and any way out becomes a ``ConfigError``.
 
     Raises:
         ConfigError: the reference is malformed, the module does not import, or the
@@ -201,19 +227,28 @@ def import_attribute(root: Path, reference: str, key: str) -> Any:
         raise _error(pyproject, key, f"'{reference}' is not 'package.module:attribute'")
     prepend_to_sys_path(root)
     try:
-        target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # any error in the user's module is reported, not raised
-        raise _error(
-            pyproject,
-            key,
-            f"importing '{module_name}' from {root} failed: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}",
+        with project_code():
+            target: Any = importlib.import_module(module_name)
+    except BaseException as exc:  # noqa: BLE001  (the user's module may exit or be interrupted)
+        raise ConfigError(
+            f"{pyproject}: [{TABLE}] {key}: importing '{module_name}' from {root} "
+            f"failed: {describe_exit(exc)}"
         ) from None
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise _error(pyproject, key, f"'{module_name}' has no attribute '{attribute}'")
         target = getattr(target, part)
     return target
+
+
+def describe_exit(exc: BaseException) -> str:
+    """One line for whatever stopped the project's code: an error, an exit or Ctrl-C."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r}) while being imported"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def _strings(pyproject: Path, table: dict[str, Any], key: str) -> tuple[str, ...]:
@@ -284,15 +319,26 @@ def resolve_location(location: str, base: Path, where: str) -> Path:
     Raises:
         ConfigError: ``package:path`` names no importable package.
     """
-    package, colon, inner = location.partition(":")
-    if colon and len(package) > 1 and "/" not in package and "\\" not in package:
+    if ":" in location and not _looks_like_path(location):
+        # As Alembic's coerce_resource_to_filename: "pkg:sub:dir" is pkg's folder sub/dir.
+        package, *parts = location.split(":")
         prepend_to_sys_path(base)
-        spec = importlib.util.find_spec(package)
+        try:
+            with project_code():
+                spec = importlib.util.find_spec(package)
+        except BaseException:  # noqa: BLE001  (the package's __init__ is the project's code)
+            spec = None
         if spec is None or not spec.submodule_search_locations:
             raise ConfigError(f"{where} '{location}' names no importable package")
-        return (Path(list(spec.submodule_search_locations)[0]) / inner).resolve()
+        return Path(list(spec.submodule_search_locations)[0]).joinpath(*parts).resolve()
     path = Path(location).expanduser()
     return (path if path.is_absolute() else base / path).resolve()
+
+
+def _looks_like_path(location: str) -> bool:
+    # "C:\\x" and "./a:b" are paths; "pkg:dir" and "pkg.sub:a:b" are package resources.
+    package = location.split(":", 1)[0]
+    return Path(location).is_absolute() or len(package) < 2 or "/" in package or "\\" in package
 
 
 def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> Project:

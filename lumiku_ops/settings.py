@@ -7,6 +7,7 @@ runs at import time, so ``import lumiku_ops`` works with an empty environment.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -81,6 +82,7 @@ class Settings:
     data_dir: Path | None = None
     media_root: Path | None = None
     model_home: Path | None = None
+    cache_home: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -104,8 +106,8 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path:
-        """Where shadow replays are cached, keyed by the revision files' content."""
-        return self.lumiku_dir / "cache"
+        """Where shadow replays are cached: the user's cache folder, never the project."""
+        return self.cache_home or user_cache_dir()
 
     @property
     def effective_shadow_url(self) -> str | None:
@@ -140,7 +142,8 @@ def load_settings(
 
     Reads ``DATABASE_URL``, ``LUMIKU_API_URL``, ``LUMIKU_TOKEN``, ``LUMIKU_JWT_SECRET``,
     ``LUMIKU_PROJECT``, ``LUMIKU_MIGRATIONS_DIR``, ``LUMIKU_SHADOW_URL``,
-    ``LUMIKU_DATA_DIR``, ``LUMIKU_MEDIA_ROOT`` and ``U2NET_HOME``; an override of ``None``
+    ``LUMIKU_DATA_DIR``, ``LUMIKU_MEDIA_ROOT``, ``U2NET_HOME`` and the cache folder's
+    ``LUMIKU_CACHE_DIR``/``XDG_CACHE_HOME``/``HOME``; an override of ``None``
     means "not given" and keeps the environment. This is the only reader of the
     environment in the package.
 
@@ -170,10 +173,26 @@ def load_settings(
         data_dir=_path_from(data_dir),
         media_root=_path_from(env.get("LUMIKU_MEDIA_ROOT")),
         model_home=_path_from(env.get("U2NET_HOME")),
+        cache_home=user_cache_dir(env),
     )
     if overrides.get("api_url"):
         overrides["api_url"] = str(overrides["api_url"]).rstrip("/")
     return settings.with_overrides(**overrides)
+
+
+def user_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$LUMIKU_CACHE_DIR``, else ``$XDG_CACHE_HOME/lumiku-ops``, else ``~/.cache/lumiku-ops``.
+
+    Replays are cached per user, outside every project, so nothing of lumiku-ops's appears
+    untracked in a repository.
+    """
+    env = os.environ if env is None else env
+    if env.get("LUMIKU_CACHE_DIR"):
+        return Path(env["LUMIKU_CACHE_DIR"]).expanduser().resolve()
+    base = env.get("XDG_CACHE_HOME") or ""
+    if not Path(base).is_absolute():  # the XDG rule: a relative value is ignored
+        base = str(Path(env.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "lumiku-ops"
 
 
 def _path_from(value: str | Path | None) -> Path | None:

@@ -15,6 +15,8 @@ from tests.utils.postgres import PostgresServer, connect_external, start_embedde
 from tests.utils.service import RunningService, start_service
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Replays cached by CLI subprocesses stay in the (ignored) checkout, not the user's cache.
+os.environ.setdefault("LUMIKU_CACHE_DIR", str(REPO_ROOT / ".lumiku" / "cache"))
 JWT_SECRET = "test-" + "k" * 27 + "-9f3c1e7a5b"  # >= 32 chars, not a placeholder
 
 

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return EXIT_ERROR
     except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
         return EXIT_ERROR
     except Exception as exc:
         if show_traceback or not _reportable(exc):

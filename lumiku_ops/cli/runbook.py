@@ -16,6 +16,7 @@ from lumiku_ops.runbooks.catalogue import RUNBOOKS
 if TYPE_CHECKING:
     from lumiku_ops.runbooks.run import RunbookRun
 
+resolve_runbook = lazy("lumiku_ops.runbooks.run", "resolve_runbook")
 run_runbook = lazy("lumiku_ops.runbooks.run", "run_runbook")
 runbook_parameters = lazy("lumiku_ops.runbooks.run", "runbook_parameters")
 
@@ -81,6 +82,7 @@ def run(
     as_json: bool,
 ) -> int:
     """Execute a runbook and write the notebook and both HTML reports."""
+    resolve_runbook(name)  # an unknown or ambiguous name fails before anything is printed
     if out_dir is not None and not out_dir.strip():
         # Path("") is the current folder: the run would scatter its files there.
         raise ConfigError("--out is empty; give the output folder, e.g. --out reports/incident")

@@ -70,8 +70,12 @@ def _drop(conn: Any, name: str) -> None:
 
 
 @contextmanager
-def _scratch_on(shadow_url: str) -> Iterator[str]:
-    """A new database on the server at ``shadow_url``, dropped afterwards."""
+def scratch_on(shadow_url: str, *, template: str | None = None) -> Iterator[str]:
+    """A new database on the server at ``shadow_url`` (a copy of ``template``), dropped after.
+
+    Its owner's advisory lock is held from before ``CREATE DATABASE`` until after the drop,
+    so the sweep of abandoned scratch databases never takes a live one.
+    """
     from psycopg import Error, sql
 
     name = f"{SHADOW_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
@@ -84,7 +88,10 @@ def _scratch_on(shadow_url: str) -> Iterator[str]:
         try:
             owner.execute("SELECT pg_advisory_lock(%s)", (owner_lock_key(name),))
             drop_abandoned(owner)
-            owner.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template is not None:
+                create = create + sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            owner.execute(create)
         except Error as exc:
             raise _cannot_create(shadow_url, exc) from None
         try:
@@ -158,7 +165,7 @@ def shadow_database(shadow_url: str | None = None) -> Iterator[Connection]:
     a throwaway embedded server.
     """
     if shadow_url:
-        scratch = _scratch_on(shadow_url)
+        scratch = scratch_on(shadow_url)
     else:
         scratch = _scratch_embedded()
     with scratch as url:

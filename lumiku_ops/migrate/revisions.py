@@ -1,8 +1,8 @@
-"""The revision scripts on disk: ids, messages, files, heads, order, and their fingerprint."""
+"""The revision scripts on disk: ids, messages, files, heads, order, and what they need."""
 
 from __future__ import annotations
 
-import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,19 +53,32 @@ def _single(down: str | Sequence[str] | None) -> str | None:
     return ",".join(down)  # a merge revision has several parents
 
 
-def fingerprint(project: Project) -> str:
-    """SHA-256 of every file in the migrations folder: the shadow cache's key.
+# CREATE EXTENSION [IF NOT EXISTS] name, as a revision's SQL or op.execute() text holds it.
+_CREATE_EXTENSION = re.compile(
+    r'CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"([^"]+)"|([A-Za-z_][\w-]*))', re.I
+)
 
-    Every file counts, not only revisions: a revision may read SQL from a sibling file.
+
+def required_extensions(revisions: Sequence[RevisionInfo]) -> list[tuple[str, str]]:
+    """``(revision, extension)`` for each extension the revisions create, oldest first.
+
+    Read from the files' text (their SQL and ``op.execute`` strings), comment lines left
+    out, so a missing extension is known before anything is replayed.
     """
-    digest = hashlib.sha256()
-    folder = project.migrations_dir
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts or path.suffix in (".pyc", ".tmp"):
+    found: list[tuple[str, str]] = []
+    for info in revisions:
+        try:
+            source = info.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
             continue
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+        for line in source.splitlines():
+            if line.lstrip().startswith(("#", "--")):
+                continue
+            for match in _CREATE_EXTENSION.finditer(line):
+                name = match.group(1) or match.group(2)
+                if all(name != known for _, known in found):
+                    found.append((info.revision, name))
+    return found
 
 
 def next_revision_id(scripts: ScriptDirectory) -> str:

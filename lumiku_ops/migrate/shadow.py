@@ -4,8 +4,8 @@ Like Prisma's shadow database, the revisions are replayed, one at a time, into a
 throwaway database on a throwaway embedded server, never on the target. The catalog after
 each revision is recorded, so one replay answers "what should a database at revision X
 look like" for every X, and "which revision creates table T". Results are cached in
-memory and on disk, keyed by the revision files' content (and the models' DDL), so a
-second diagnosis costs a file read.
+memory and on disk (in the user's cache folder, never the project), keyed by the revision
+files' content (and the models' DDL), so a second diagnosis costs a file read.
 """
 
 from __future__ import annotations
@@ -21,16 +21,22 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from lumiku_ops.db import templates
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.revisions import fingerprint, list_revisions
+from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions, required_extensions
 from lumiku_ops.project import Project
-from lumiku_ops.redaction import mask_url
-from lumiku_ops.settings import Settings
+from lumiku_ops.redaction import mask_url, redact
+from lumiku_ops.settings import Settings, user_cache_dir
 
 _memory: dict[str, Any] = {}
+# Bumped when what a cached point holds changes, so old entries are never misread.
+_CACHE_FORMAT = 2
+# Copying a template costs about as much as replaying a few small revisions (two copies per
+# run: restore and keep); below this many revisions a replay from scratch is as fast.
+_TEMPLATE_WORTH = 8
 # "extension "uuid-ossp" is not available" (PostgreSQL 15+), or, before that,
 # "could not open extension control file ".../uuid-ossp.control"".
 _MISSING_EXTENSION = re.compile(
@@ -48,6 +54,8 @@ class MigrationReplay:
     heads: list[str]
     catalogs: dict[str, TableCatalog] = field(default_factory=dict)
     extensions: list[str] = field(default_factory=list)
+    # The revisions this call ran on a database (the others came from the cache).
+    replayed: list[str] = field(default_factory=list)
 
     def at(self, revision: str | None) -> TableCatalog:
         """The catalog a database at ``revision`` should have (``None``: no revision)."""
@@ -78,7 +86,7 @@ class MigrationReplay:
 
 
 def _cache_dir(cache_dir: Path | None) -> Path:
-    return cache_dir or Path.cwd() / ".lumiku" / "cache"
+    return cache_dir or user_cache_dir()
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -114,11 +122,27 @@ def _replay_failure(revision: str, exc: Exception, shadow_url: str | None) -> Sh
             "point shadow_url at a PostgreSQL server that has it and a role with CREATEDB: "
             "--shadow-url URL, $LUMIKU_SHADOW_URL, or shadow_url in [tool.lumiku-ops]"
         )
-    first = message.splitlines()[0] if message else ""
+    # A revision may quote the sqlalchemy.url it was handed: never show its password.
+    first = redact(message.splitlines()[0], [shadow_url]) if message else ""
     return ShadowReplayError(
         f"revision {revision} fails when replayed on an empty database: "
         f"{type(exc).__name__}: {first}"
     )
+
+
+def _refuse_missing_extensions(
+    connection: Connection, needed: list[tuple[str, str]], shadow_url: str | None
+) -> None:
+    """Fail at once, before any replay, if the shadow server lacks an extension needed."""
+    if not needed:
+        return
+    rows = connection.execute(text("SELECT name FROM pg_available_extensions"))
+    available = {str(name) for name in rows.scalars()}
+    connection.rollback()
+    for revision, extension in needed:
+        if extension not in available:
+            message = f'extension "{extension}" is not available'
+            raise _replay_failure(revision, RuntimeError(message), shadow_url)
 
 
 def _extensions(connection: Connection) -> list[str]:
@@ -128,41 +152,114 @@ def _extensions(connection: Connection) -> list[str]:
     return [str(name) for name in rows.scalars()]
 
 
+def history_keys(project: Project, revisions: list[RevisionInfo]) -> list[str]:
+    """One key per revision: the SHA-256 of the history up to and including it.
+
+    ``key[n] = sha256(key[n-1], revision n's id, parent and file)``, starting from the
+    files every revision shares (``env.py``, the template, SQL files revisions read) and
+    what decides which tables are recorded. Adding a revision keeps every earlier key, so
+    only the new one misses the cache; editing a revision changes its key and every later.
+    """
+    own = {info.path.resolve() for info in revisions}
+    shared = hashlib.sha256(f"{_CACHE_FORMAT}\0".encode())
+    shared.update(
+        repr(
+            (sorted(project.exclude_tables), project.exclude_prefixes, project.x_arguments)
+        ).encode()
+    )
+    folders = [project.migrations_dir, *runner.version_locations(project)]
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if path.resolve() in own or "__pycache__" in path.parts:
+                continue
+            if path.suffix in (".pyc", ".tmp"):
+                continue
+            shared.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    key, keys = shared.hexdigest(), []
+    for info in revisions:
+        step = hashlib.sha256(f"{key}\0{info.revision}\0{info.down_revision}\0".encode())
+        step.update(info.path.read_bytes())
+        key = step.hexdigest()
+        keys.append(key)
+    return keys
+
+
+def _cached_point(key: str, cache_dir: Path | None) -> dict[str, Any] | None:
+    if key in _memory:
+        return dict(_memory[key])
+    point = _load(_cache_dir(cache_dir) / f"revision-{key}.json")
+    if point is not None and {"catalog", "extensions"} <= set(point):
+        _memory[key] = point
+        return dict(point)
+    return None
+
+
 def replay_migrations(
     project: Project, *, shadow_url: str | None = None, cache_dir: Path | None = None
 ) -> MigrationReplay:
-    """Replay every revision into a shadow database and record the catalog after each.
+    """Replay the revisions into a shadow database and record the catalog after each.
+
+    Each revision's catalog is cached under the key of the history up to it, so only the
+    revisions after the last cached point run. With a ``shadow_url``, that point is
+    restored from a template database kept on the server (``lumiku_ops.db.templates``);
+    without one, or when the template is gone, the history replays from the start.
 
     Raises:
         ShadowReplayError: a revision fails on an empty database (the message names the
             revision, and for a missing extension the extension and the ``shadow_url`` fix).
     """
-    key = f"replay-{fingerprint(project)}"
-    if key in _memory:
-        return MigrationReplay(**_memory[key])
-    cached = _load(_cache_dir(cache_dir) / f"{key}.json")
-    if cached is not None and "extensions" in cached:
-        _memory[key] = cached
-        return MigrationReplay(**cached)
-
     scripts = runner.script_directory(project)
-    order = [info.revision for info in list_revisions(scripts)]
-    replay = MigrationReplay(fingerprint=key, order=order, heads=sorted(scripts.get_heads()))
-    with shadow_database(shadow_url) as connection:
-        for revision in order:
+    revisions = list_revisions(scripts)
+    order = [info.revision for info in revisions]
+    keys = history_keys(project, revisions)
+    replay = MigrationReplay(
+        fingerprint=keys[-1] if keys else "", order=order, heads=sorted(scripts.get_heads())
+    )
+    points: list[dict[str, Any]] = []
+    for key in keys:
+        point = _cached_point(key, cache_dir)
+        if point is None:
+            break
+        points.append(point)
+    for revision, point in zip(order, points, strict=False):
+        replay.catalogs[revision] = point["catalog"]
+    if len(points) == len(order):
+        replay.extensions = list(points[-1]["extensions"]) if points else []
+        return replay
+
+    start = 0
+    restored = None
+    if shadow_url and len(points) >= _TEMPLATE_WORTH:
+        restored = templates.newest_template(shadow_url, keys[: len(points)])
+    if shadow_url and restored is not None and restored + 1 >= _TEMPLATE_WORTH:
+        start = restored + 1
+        scratch = templates.scratch_from_template(shadow_url, keys[restored])
+    else:
+        scratch = shadow_database(shadow_url)
+    with scratch as connection:
+        needed = required_extensions(revisions[start:])
+        _refuse_missing_extensions(connection, needed, shadow_url)
+        for info, key in zip(revisions[start:], keys[start:], strict=True):
+            revision = info.revision
             try:
                 with runner.revision_transaction(project, connection, revision):
                     runner.upgrade(project, connection, revision)
                     replay.catalogs[revision] = read_model_tables(
                         connection, is_model=project.is_model_object
                     )
+                    extensions = _extensions(connection)
             except LumikuOpsError:
                 raise
             except Exception as exc:  # any failure in user-written revision code
                 raise _replay_failure(revision, exc, shadow_url) from None
-        replay.extensions = _extensions(connection)
-    _memory[key] = replay.to_json()
-    _store(_cache_dir(cache_dir) / f"{key}.json", replay.to_json())
+            replay.replayed.append(revision)
+            point = {"revision": revision, "catalog": replay.catalogs[revision]}
+            point["extensions"] = extensions
+            _memory[key] = point
+            _store(_cache_dir(cache_dir) / f"revision-{key}.json", point)
+        replay.extensions = extensions
+        if shadow_url and len(order) >= _TEMPLATE_WORTH:
+            templates.keep_as_template(shadow_url, connection, keys[-1])
     return replay
 
 
@@ -226,6 +323,7 @@ def replay_and_models(
 ) -> tuple[MigrationReplay, TableCatalog]:
     """The settings' project replayed, and its models' catalog, on the configured shadow."""
     project = settings.project
+    project.metadata()  # the models first: a module that fails to import fails at once
     shadow_url = scratch_server_url(settings)
     cache = cache_dir or settings.cache_dir
     replay = replay_migrations(project, shadow_url=shadow_url, cache_dir=cache)

@@ -54,14 +54,17 @@ class RunbookRun:
 
 
 def resolve_runbook(name: str) -> Path:
-    """The notebook for ``name`` (``01``, ``01_diagnose_500s`` or a path)."""
+    """The notebook for ``name``: a path, a runbook's name, or its unambiguous start
+    (``01``, ``01_diagnose``, ``01_diagnose_500s.ipynb``)."""
     candidate = Path(name)
     if candidate.suffix == ".ipynb" and candidate.exists():
         return candidate.resolve()
-    for known in RUNBOOKS:
-        if name in (known, known[:2], known + ".ipynb"):
-            return RUNBOOKS_DIR / f"{known}.ipynb"
-    raise ConfigError(f"no runbook '{name}'; choose one of: {', '.join(RUNBOOKS)}")
+    stem = name.removesuffix(".ipynb")
+    matches = [known for known in RUNBOOKS if stem and known.startswith(stem)]
+    if len(matches) == 1:
+        return RUNBOOKS_DIR / f"{matches[0]}.ipynb"
+    problem = f"'{name}' could be {' or '.join(matches)}" if matches else f"no runbook '{name}'"
+    raise ConfigError(f"{problem}; choose one of: {', '.join(RUNBOOKS)}")
 
 
 def runbook_parameters(name: str) -> dict[str, dict[str, Any]]:

@@ -146,3 +146,149 @@ def test_a_since_longer_than_the_calendar_means_no_bound(tmp_path: Path) -> None
     )
     assert "Traceback" not in result.stderr, result.stderr
     assert json.loads(result.stdout)["evidence"]["log"]["since"] is None
+
+
+# A models module's side effects: its output goes to stderr, any way out is one error line.
+MISBEHAVING_MODELS = {
+    "exits-0": "print('models: loading')\nimport sys\nsys.exit(0)\n",
+    "argparse": (
+        "import argparse\nparser = argparse.ArgumentParser(prog='svc')\n"
+        "parser.add_argument('--port', type=int)\nparser.parse_args()\n"
+    ),
+    "raises": "import logging\nlogging.basicConfig()\nraise RuntimeError('no settings')\n",
+    "interrupted": "print('models: loading')\nraise KeyboardInterrupt\n",
+}
+WELL_BEHAVED = (
+    "import logging, sys\nfrom sqlalchemy import Column, Integer, MetaData, Table\n"
+    "logging.basicConfig(stream=sys.stdout, level=logging.INFO)\n"
+    "logging.getLogger('svc').info('models: configured')\nprint('models: loading')\n"
+    "metadata = MetaData()\nTable('widget', metadata, Column('id', Integer, primary_key=True))\n"
+)
+FIRST_REVISION = '''"""widget
+
+Revision ID: 0001
+"""
+import logging
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0001"
+down_revision = None
+print("revision module: imported")
+
+
+def upgrade():
+    print("revision: creating widget")
+    logging.getLogger("svc").warning("revision: logging")
+    op.create_table("widget", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade():
+    op.drop_table("widget")
+'''
+
+
+def noisy_project(root: Path, models: str) -> Path:
+    package = root / "svc_models"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(models)
+    (root / "pyproject.toml").write_text(
+        '[tool.lumiku-ops]\nmetadata = "svc_models.models:metadata"\n'
+    )
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    (root / "migrations" / "versions").mkdir(parents=True)
+    (root / "migrations" / "versions" / "0001_widget.py").write_text(FIRST_REVISION)
+    return root
+
+
+@pytest.mark.parametrize("behaviour", sorted(MISBEHAVING_MODELS))
+def test_a_models_module_that_exits_or_fails_at_import_is_one_error(
+    tmp_path: Path, behaviour: str
+) -> None:
+    root = noisy_project(tmp_path / "svc", MISBEHAVING_MODELS[behaviour])
+    result = lumiku("check", "--project", str(root), "--json", LUMIKU_DATA_DIR=str(tmp_path / "d"))
+    line = one_error_line(result)  # exit 1, never 0, and no traceback
+    assert result.stdout == "", "a failed --json command prints nothing on stdout"
+    assert "metadata: importing 'svc_models.models'" in line
+    assert {"exits-0": "sys.exit(0)", "argparse": "sys.exit(2)"}.get(behaviour, "") in line
+    if behaviour != "raises":
+        assert "models: loading" in result.stderr or "usage: svc" in result.stderr
+
+
+@pytest.mark.db
+def test_the_projects_prints_and_logs_never_reach_json_stdout(tmp_path: Path) -> None:
+    root = noisy_project(tmp_path / "svc", WELL_BEHAVED)
+    cache = tmp_path / "user-cache"
+    result = lumiku(
+        "check",
+        "--project",
+        str(root),
+        "--json",
+        LUMIKU_DATA_DIR=str(tmp_path / "d"),
+        LUMIKU_CACHE_DIR=str(cache),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(cache.glob("*.json")), "the replay is cached in the user's cache folder"
+    assert not (tmp_path / "cache").exists() and not (root / ".lumiku").exists()
+    assert json.loads(result.stdout)["passed"] is True  # exactly one JSON document
+    for noise in ("models: loading", "models: configured", "revision: creating widget"):
+        assert noise in result.stderr
+
+
+@pytest.mark.db
+def test_a_history_needing_a_missing_extension_is_refused_before_any_replay(
+    tmp_path: Path,
+) -> None:
+    root = noisy_project(tmp_path / "svc", WELL_BEHAVED)
+    second = FIRST_REVISION.replace('"0001"', '"0002"').replace(
+        "down_revision = None", "down_revision = '0001'"
+    )
+    second = second.replace(
+        'op.create_table("widget", sa.Column("id", sa.Integer(), primary_key=True))',
+        "op.execute('CREATE EXTENSION IF NOT EXISTS lumiku_no_such_extension')",
+    )
+    (root / "migrations" / "versions" / "0002_extension.py").write_text(second)
+    result = lumiku("check", "--project", str(root), "--json", LUMIKU_DATA_DIR=str(tmp_path / "d"))
+    line = one_error_line(result)
+    assert 'revision 0002 needs the extension "lumiku_no_such_extension"' in line
+    assert "revision: creating widget" not in result.stderr, "0001 was replayed first"
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("01_diagnose_5000s", "no runbook '01_diagnose_5000s'"),
+        ("0", "'0' could be 01_diagnose_500s"),
+    ],
+)
+def test_a_runbook_name_is_checked_before_anything_is_printed(
+    tmp_path: Path, name: str, problem: str
+) -> None:
+    result = lumiku("runbook", "run", name, "--out", str(tmp_path / "out"))
+    line = one_error_line(result)
+    assert problem in line and "choose one of: 01_diagnose_500s, 02_create_migration" in line
+    assert result.stderr.strip() == line and result.stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_runbook_is_named_by_any_unambiguous_start() -> None:
+    from lumiku_ops.runbooks.run import resolve_runbook
+
+    for name in ("01", "01_diagnose", "01_diagnose_500s", "01_diagnose_500s.ipynb"):
+        assert resolve_runbook(name).name == "01_diagnose_500s.ipynb"
+    assert resolve_runbook("04_v").name == "04_verify_endpoints.ipynb"
+
+
+@pytest.mark.db
+def test_a_revision_that_exits_is_one_error_naming_its_file(tmp_path: Path) -> None:
+    root = noisy_project(tmp_path / "svc", WELL_BEHAVED)
+    revision = root / "migrations" / "versions" / "0001_widget.py"
+    revision.write_text(
+        revision.read_text().replace(
+            '    print("revision: creating widget")\n', "    import sys\n    sys.exit(0)\n"
+        )
+    )
+    result = lumiku("check", "--project", str(root), "--json", LUMIKU_DATA_DIR=str(tmp_path / "d"))
+    line = one_error_line(result)
+    assert "0001_widget.py called sys.exit(0)" in line and result.stdout == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -207,7 +208,12 @@ def test_cli_json_has_the_contract_keys_and_no_secret(
         text=True,
         cwd=REPO_ROOT,
         timeout=120,
-        env={"PATH": "", "LUMIKU_TOKEN": token, "HOME": str(REPO_ROOT)},
+        env={
+            "PATH": "",
+            "LUMIKU_TOKEN": token,
+            "HOME": str(REPO_ROOT),
+            "LUMIKU_CACHE_DIR": os.environ["LUMIKU_CACHE_DIR"],  # not $HOME/.cache
+        },
     )
     assert result.returncode == 3, result.stderr
     body = json.loads(result.stdout)

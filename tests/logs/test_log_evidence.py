@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -234,6 +235,7 @@ def test_cli_reads_the_log_from_stdin_and_a_missing_file_is_one_error_line(
         "--api-url", service.base_url, "--database-url", fresh_db,
     ]  # fmt: skip
     env = {"PATH": "", "LUMIKU_TOKEN": token, "HOME": str(REPO_ROOT)}
+    env["LUMIKU_CACHE_DIR"] = os.environ["LUMIKU_CACHE_DIR"]  # not $HOME/.cache
     piped = subprocess.run(
         [*command, "--log", "-", "--since", "1h"],
         input=service.log_file.read_bytes(),

@@ -35,7 +35,8 @@ from tests.utils.postgres import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "tests" / "projects" / "inventory"
-FIRST, SECOND = "3f9a2c71b0de", "b7e4158d2c60"  # the sample's revisions, oldest first
+# The sample's revisions, oldest first; the third reads sqlalchemy.url from the Alembic config.
+FIRST, SECOND, THIRD = "3f9a2c71b0de", "b7e4158d2c60", "5c0e7d2a9b14"
 HEAD = "5c0d2e9a41f7"  # the newest: an index built CONCURRENTLY, in an autocommit_block()
 ENDPOINTS = ["/api/stock", "/api/warehouses"]  # its pyproject's [tool.lumiku-ops] endpoints
 SCHEMA_VERDICTS = {
@@ -188,8 +189,8 @@ class Inventory:
 
     @property
     def versions(self) -> Path:
-        """The copy's revision folder (its alembic.ini's script_location + versions)."""
-        return self.dir / "inventory_app" / "db_migrations" / "versions"
+        """The copy's revision folder (a src/ layout: its alembic.ini's script_location)."""
+        return self.dir / "src" / "inventory_app" / "db_migrations" / "versions"
 
     def lumiku(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         """``python -m lumiku_ops ARGS`` from an empty folder, as an operator would."""
@@ -235,7 +236,7 @@ class Inventory:
 
     def add_product_column(self, line: str = "reorder_point: Mapped[int | None]") -> None:
         """Give the ``products`` model a nullable integer column (``line`` names it)."""
-        models = self.dir / "inventory_app" / "models.py"
+        models = self.dir / "src" / "inventory_app" / "models.py"
         source = models.read_text()
         assert source.count(PRODUCT_ANCHOR) == 1, "models.py changed: update PRODUCT_ANCHOR"
         models.write_text(
@@ -263,7 +264,7 @@ def inventory(shadow_server: PostgresServer, tmp_path: Path) -> Iterator[Invento
     copy = tmp_path / "inventory"
     shutil.copytree(SAMPLE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     # A unique comment per copy: no replay cached by an earlier test can answer for this one.
-    for revision in (copy / "inventory_app" / "db_migrations" / "versions").glob("*.py"):
+    for revision in (copy / "src" / "inventory_app" / "db_migrations" / "versions").glob("*.py"):
         revision.write_text(revision.read_text() + f"# copy {uuid.uuid4().hex}\n")
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()

@@ -278,3 +278,31 @@ def test_a_scratch_database_left_by_a_killed_run_is_dropped_later(
         owner.close()
         for name in (abandoned, recent, owned):
             shadow_server.drop_database(name)
+
+
+def test_revisions_in_a_folder_env_py_chooses_are_applied_through_version_locations(
+    inventory: Inventory,
+) -> None:
+    # Many projects keep revisions per dialect or per app, named in env.py only.
+    chosen = inventory.versions.parent / "postgresql"
+    inventory.versions.rename(chosen)
+    inventory.versions.mkdir()  # what script_location alone shows: an empty folder
+    url = inventory.database()
+    apply = ["migrate", "apply", *inventory.project, "--database-url", url, "--json"]
+
+    empty = inventory.lumiku(*apply)
+    assert empty.returncode == 1 and empty.stdout == "", empty.stdout
+    (line,) = empty.stderr.strip().splitlines()
+    assert line.startswith("error: the history is empty") and "version_locations" in line
+
+    pyproject = inventory.dir / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.lumiku-ops]\n",
+            '[tool.lumiku-ops]\nversion_locations = ["inventory_app:db_migrations:postgresql"]\n',
+        )
+    )
+    applied = inventory.lumiku(*apply)
+    assert applied.returncode == 0, applied.stderr
+    assert (as_json(applied)["from_revision"], as_json(applied)["to_revision"]) == (None, HEAD)
+    assert inventory.execute(url, "SELECT count(*) FROM products") == 0

@@ -91,3 +91,11 @@ def test_the_expected_outputs_belong_to_this_very_runbook(path: Path) -> None:
     assert [c.get("metadata", {}) for c in theirs] == [c.get("metadata", {}) for c in ours]
     compared = [c for c in theirs if "nbval-check-output" in c["metadata"].get("tags", [])]
     assert compared and all(c["outputs"] for c in compared)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_prose_speaks_of_the_project_not_the_reference_service(path: Path) -> None:
+    cells = json.loads(path.read_text())["cells"]
+    prose = "".join(source(cell) for cell in cells if cell["cell_type"] == "markdown")
+    for reference_only in ("Background Remover", "BackgroundRemoval", "background_remover", "/api/apps", "the seed's"):
+        assert reference_only not in prose, reference_only

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
 
 from lumiku_ops.errors import ConfigError
-from lumiku_ops.project import load_project
+from lumiku_ops.migrate import runner
+from lumiku_ops.project import load_project, resolve_location
 from lumiku_ops.settings import load_settings
 
 MODELS = """
@@ -117,3 +119,150 @@ def test_missing_pyproject_and_missing_ini_say_what_to_do(tmp_path: Path) -> Non
     root = make_project(tmp_path / "p", '[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\n')
     with pytest.raises(ConfigError, match="alembic_ini.*not found"):
         load_project(root)
+
+
+# Layouts of real histories: revisions outside versions/, -x arguments, the Alembic config.
+REVISION = '''"""{message}
+
+Revision ID: {rev}
+Revises: {down}
+"""
+from alembic import context, op
+from sqlalchemy.engine import make_url
+
+revision = "{rev}"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+{extra}
+
+def upgrade():
+    tenant = context.get_x_argument(as_dictionary=True).get("tenant", "none")
+    url = make_url(op.get_context().config.get_main_option("sqlalchemy.url"))
+    op.execute(f"CREATE SCHEMA {{tenant}}_{rev}  -- {{url.get_backend_name()}}")
+
+
+def downgrade():
+    pass
+'''
+
+
+def layout_project(
+    root: Path, table: str, *, folder: str = "versions", extra: str = ""
+) -> tuple[Path, str]:
+    """A project with a unique package (``svc_<id>``) holding its migrations and revisions."""
+    package = f"svc_{uuid.uuid4().hex[:8]}"
+    migrations = root / package / "db"
+    (migrations / folder).mkdir(parents=True)
+    (root / package / "__init__.py").write_text("")
+    (root / package / "db" / "__init__.py").write_text("")
+    (root / package / "models.py").write_text(MODELS)
+    (migrations / "env.py").write_text("raise RuntimeError('env.py is never run')\n")
+    for rev, down in (("a1", None), ("b2", "a1")):
+        (migrations / folder / f"{rev}_step.py").write_text(
+            REVISION.format(message=f"step {rev}", rev=rev, down=down, extra=extra)
+        )
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(table).format(package=package, migrations=migrations)
+    )
+    return root, package
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["{package}/db/postgresql", "%(here)s/{package}/db/postgresql", "{package}:db:postgresql"],
+    ids=["relative-to-project", "here", "package-resource-with-two-colons"],
+)
+def test_revisions_in_version_locations_are_found_however_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: str
+) -> None:
+    root, package = layout_project(
+        tmp_path / "svc",
+        f"""
+        [tool.lumiku-ops]
+        metadata = "{{package}}.models:metadata"
+        migrations = "{{migrations}}"
+        version_locations = ["{location}"]
+        x_arguments = ["tenant=acme"]
+        """,
+        folder="postgresql",
+    )
+    monkeypatch.chdir(tmp_path)  # neither the project root nor the package's folder
+    project = load_project(root)
+    assert runner.version_locations(project) == [root / package / "db" / "postgresql"]
+    sql = runner.offline_sql(project, "head")
+    # Both revisions ran, with the -x argument and a parseable sqlalchemy.url.
+    assert "CREATE SCHEMA acme_a1  -- postgresql" in sql
+    assert "CREATE SCHEMA acme_b2  -- postgresql" in sql
+
+
+def test_a_package_resource_location_splits_on_every_colon(tmp_path: Path) -> None:
+    root, package = layout_project(tmp_path, '[tool.lumiku-ops]\nmetadata = "x:y"\n')
+    found = resolve_location(f"{package}:db:versions", root, "here")
+    assert found == root / package / "db" / "versions"
+    assert resolve_location("db/versions", root, "here") == root / "db" / "versions"
+
+
+def test_an_empty_history_is_an_error_naming_where_it_looked(tmp_path: Path) -> None:
+    root, package = layout_project(
+        tmp_path,
+        '[tool.lumiku-ops]\nmetadata = "{package}.models:metadata"\nmigrations = "{migrations}"\n',
+        folder="postgresql",  # env.py would choose it; the table does not say so
+    )
+    (root / package / "db" / "versions").mkdir()
+    with pytest.raises(ConfigError, match="the history is empty.*version_locations"):
+        runner.script_directory(load_project(root))
+
+
+def test_a_revision_that_fails_to_import_is_named(tmp_path: Path) -> None:
+    root, package = layout_project(
+        tmp_path,
+        '[tool.lumiku-ops]\nmetadata = "{package}.models:metadata"\nmigrations = "{migrations}"\n',
+        extra="import not_installed_anywhere  # noqa\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        runner.script_directory(load_project(root))
+    message = str(caught.value)
+    assert "a1_step.py fails to load" in message and "not_installed_anywhere" in message
+    assert "\n" not in message
+
+
+def test_the_history_is_loaded_once_until_a_revision_file_changes(tmp_path: Path) -> None:
+    root, package = layout_project(
+        tmp_path,
+        '[tool.lumiku-ops]\nmetadata = "{package}.models:metadata"\nmigrations = "{migrations}"\n',
+    )
+    project = load_project(root)
+    first = runner.script_directory(project)
+    assert runner.script_directory(project) is first  # revision files imported once
+    versions = root / package / "db" / "versions"
+    (versions / "c3_step.py").write_text(
+        REVISION.format(message="c3", rev="c3", down="b2", extra="")
+    )
+    again = runner.script_directory(project)
+    assert again is not first and again.get_current_head() == "c3"
+
+
+def test_a_hook_that_prints_or_exits_keeps_stdout_clean_and_is_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, package = layout_project(
+        tmp_path,
+        '[tool.lumiku-ops]\nmetadata = "{package}.models:metadata"\nmigrations = "{migrations}"\n'
+        'include_object = "{package}.hooks:include_object"\n'
+        'include_name = "{package}.hooks:include_name"\n',
+    )
+    (root / package / "hooks.py").write_text(
+        "import sys\n"
+        "def include_object(*args):\n    print('hook: looked at', args[1])\n    return True\n"
+        "def include_name(*args):\n    sys.exit(0)\n"
+    )
+    project = load_project(root)
+    include_object = project.hook("include_object")
+    assert include_object is not None and include_object(None, "widget", "table", False, None)
+    printed = capsys.readouterr()
+    assert printed.out == "" and "hook: looked at widget" in printed.err
+    include_name = project.hook("include_name")
+    assert include_name is not None
+    with pytest.raises(ConfigError, match=r"include_name: .* stopped: it called sys.exit\(0\)"):
+        include_name("widget", "table", {})

@@ -50,3 +50,20 @@ def test_flags_beat_environment_beats_defaults(monkeypatch: pytest.MonkeyPatch) 
 def test_no_database_url_means_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert load_settings().embedded
+
+
+def test_the_cache_lives_in_the_users_cache_folder_never_the_project(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("LUMIKU_CACHE_DIR", "XDG_CACHE_HOME", "LUMIKU_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().cache_dir == tmp_path / "home" / ".cache" / "lumiku-ops"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    assert load_settings().cache_dir == tmp_path / "home" / ".cache" / "lumiku-ops"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert load_settings().cache_dir == tmp_path / "xdg" / "lumiku-ops"
+    monkeypatch.setenv("LUMIKU_CACHE_DIR", str(tmp_path / "moved"))
+    monkeypatch.setenv("LUMIKU_DATA_DIR", str(tmp_path / "data" / "pgdata"))
+    assert load_settings().cache_dir == tmp_path / "moved"

@@ -1,17 +1,18 @@
 """Alembic environment of the inventory service, written the way many real ones are.
 
 The database URL comes from ``inventory_app.settings`` and nothing else: a connection in
-``config.attributes``, ``-x url=...`` and ``sqlalchemy.url`` are all ignored. A tool that
+``config.attributes``, ``-x url=...`` and the ini's ``sqlalchemy.url`` are all ignored (the
+latter is overwritten with the settings' URL, for revisions that read it). A tool that
 must run these revisions somewhere else has to run them on its own connection.
 """
 
 from __future__ import annotations
 
 from logging.config import fileConfig
-from typing import Any
 
 from alembic import context
 from inventory_app import settings
+from inventory_app.hooks import include_object
 from inventory_app.models import Base
 from sqlalchemy import create_engine, pool
 
@@ -21,18 +22,8 @@ if config.config_file_name is not None:
 
 target_metadata = Base.metadata
 
-# Written by the service itself (see the second revision), not a model.
-NOT_MODELS = {"inventory_audit_log"}
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    """Autogenerate compares model objects only."""
-    if type_ == "table":
-        return name not in NOT_MODELS
-    table = getattr(obj, "table", None)
-    return getattr(table, "name", None) not in NOT_MODELS
+# Revisions that need the database's name read it from here, as in many projects.
+config.set_main_option("sqlalchemy.url", settings.database_url().replace("%", "%%"))
 
 
 def run_migrations_offline() -> None:

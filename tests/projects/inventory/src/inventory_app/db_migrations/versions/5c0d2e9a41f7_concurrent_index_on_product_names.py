@@ -1,7 +1,7 @@
 """concurrent index on product names
 
 Revision ID: 5c0d2e9a41f7
-Revises: b7e4158d2c60
+Revises: 5c0e7d2a9b14
 Create Date: 2026-12-05 03:52:10.204417
 
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "5c0d2e9a41f7"
-down_revision: str | None = "b7e4158d2c60"
+down_revision: str | None = "5c0e7d2a9b14"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,96 @@
+"""Replay points kept on the shadow server, so a history that grew replays only what is new.
+
+After a replay, the scratch database (the history at its head) is copied to a template
+database named by the history's key, ``lumiku_replay_<key>``. A later replay of the same
+history plus new revisions clones it (``CREATE DATABASE ... TEMPLATE``, a file copy) and
+runs only the new revisions. Templates never hold data of the target, only what the
+revisions create on an empty database; the newest few are kept and older ones dropped.
+Everything here is an optimisation: any failure means a full replay, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, create_engine, pool
+
+from lumiku_ops.db.scratch import _admin, scratch_on
+
+TEMPLATE_PREFIX = "lumiku_replay_"
+KEEP_TEMPLATES = 6
+_KEY_CHARS = 40  # PostgreSQL names are at most 63 bytes
+
+
+def template_name(key: str) -> str:
+    """The template database holding the history whose key is ``key``."""
+    return f"{TEMPLATE_PREFIX}{key[:_KEY_CHARS]}"
+
+
+def newest_template(shadow_url: str, keys: Sequence[str]) -> int | None:
+    """The index in ``keys`` of the latest point kept as a template, if any."""
+    from psycopg import Error
+
+    names = [template_name(key) for key in keys]
+    try:
+        with _admin(shadow_url) as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname = ANY(%s)", (names,)
+            ).fetchall()
+    except Error:
+        return None
+    found = {row[0] for row in rows}
+    return max((i for i, name in enumerate(names) if name in found), default=None)
+
+
+@contextmanager
+def scratch_from_template(shadow_url: str, key: str) -> Iterator[Connection]:
+    """A new scratch database cloned from the template of ``key``, dropped afterwards.
+
+    Named like every scratch database, so a run killed meanwhile leaves nothing that the
+    sweep of abandoned scratch databases would not drop.
+    """
+    with scratch_on(shadow_url, template=template_name(key)) as url:
+        engine = create_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                yield connection
+        finally:
+            engine.dispose()
+
+
+def keep_as_template(shadow_url: str, connection: Connection, key: str) -> None:
+    """Copy the database behind ``connection`` (closed first) to the template of ``key``."""
+    from psycopg import Error, sql
+
+    source = connection.engine.url.database
+    connection.close()
+    connection.engine.dispose()
+    if not source:
+        return
+    try:
+        with _admin(shadow_url) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(template_name(key)), sql.Identifier(source)
+                )
+            )
+            _drop_oldest(conn)
+    except Error:
+        pass  # it exists already (a concurrent run), or the role may not: a later full replay
+
+
+def _drop_oldest(conn: object) -> None:
+    from psycopg import Error, sql
+
+    rows = conn.execute(  # type: ignore[attr-defined]
+        "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY oid DESC",
+        (TEMPLATE_PREFIX.replace("_", r"\_") + "%",),
+    ).fetchall()
+    for (name,) in rows[KEEP_TEMPLATES:]:
+        try:
+            conn.execute(  # type: ignore[attr-defined]
+                sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
+            )
+        except Error:
+            pass  # being cloned right now: dropped by a later run

@@ -1,0 +1,152 @@
+"""The incremental replay cache: each revision's catalog is keyed by the history up to it.
+
+Counted, not timed: ``MigrationReplay.replayed`` lists the revisions a call ran on a
+database; the others came from the cache (and the database state from a template).
+"""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lumiku_ops.db import templates
+from lumiku_ops.migrate import runner, shadow
+from lumiku_ops.project import load_project
+from tests.utils.postgres import PostgresServer
+
+pytestmark = pytest.mark.db
+NINE = [f"{n:04d}" for n in range(1, 10)]
+
+REVISION = '''"""table {n}"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "{n:04d}"
+down_revision = {down!r}
+
+
+def upgrade():
+    op.create_table("t{n}", sa.Column("id", sa.Integer(), primary_key=True){extra})
+
+
+def downgrade():
+    op.drop_table("t{n}")
+'''
+
+
+def write_revision(versions: Path, n: int, extra: str = "") -> None:
+    down = f"{n - 1:04d}" if n > 1 else None
+    text = REVISION.format(n=n, down=down, extra=extra)
+    (versions / f"{n:04d}_table_{n}.py").write_text(text)
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    root = tmp_path / "svc"
+    package = root / f"svc_{uuid.uuid4().hex[:8]}"
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text("from sqlalchemy import MetaData\nmetadata = MetaData()\n")
+    (root / "migrations" / "env.py").write_text("# never run\n")
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
+        [tool.lumiku-ops]
+        metadata = "{package.name}.models:metadata"
+        migrations = "migrations"
+        """)
+    )
+    for n in range(1, 10):  # enough for templates to be worth their copy
+        write_revision(versions, n)
+    return root
+
+
+def templates_on(server: PostgresServer) -> set[str]:
+    with server._admin() as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'lumiku\\_replay\\_%'"
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+@pytest.fixture
+def server(pg_server: PostgresServer) -> Iterator[PostgresServer]:
+    """The test server, rid afterwards of the replay templates the test kept on it."""
+    before = templates_on(pg_server)
+    yield pg_server
+    for name in templates_on(pg_server) - before:
+        pg_server.drop_database(name)
+
+
+class Replayed:
+    """``runner.upgrade`` watched: the revisions a replay ran on a database."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.revisions: list[str] = []
+        upgrade = runner.upgrade
+
+        def counting(project: Any, connection: Any, target: str = "heads") -> None:
+            self.revisions.append(target)
+            upgrade(project, connection, target)
+
+        monkeypatch.setattr(runner, "upgrade", counting)
+
+    def replay(self, root: Path, shadow_url: str | None, cache: Path) -> shadow.MigrationReplay:
+        self.revisions = []
+        shadow._memory.clear()  # a new process: only the disk cache and the server remain
+        done = shadow.replay_migrations(load_project(root), shadow_url=shadow_url, cache_dir=cache)
+        assert getattr(done, "replayed", self.revisions) == self.revisions
+        return done
+
+
+@pytest.mark.parametrize("on_shadow_url", [True, False], ids=["shadow-url", "throwaway"])
+def test_a_grown_history_replays_only_its_new_revision(
+    history: Path,
+    server: PostgresServer,
+    tmp_path: Path,
+    on_shadow_url: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = server.base_url if on_shadow_url else None
+    cache = tmp_path / "cache"
+    watch = Replayed(monkeypatch)
+    replay = watch.replay
+    cold = replay(history, url, cache)
+    assert watch.revisions == NINE
+
+    warm = replay(history, url, cache)
+    assert watch.revisions == []
+    assert warm.catalogs == cold.catalogs and warm.order == cold.order
+
+    write_revision(history / "migrations" / "versions", 10)
+    grown = replay(history, url, cache)
+    # From the template of the cached head on a kept server; from scratch without one.
+    assert watch.revisions == (["0010"] if on_shadow_url else [*NINE, "0010"])
+    assert sorted(grown.at("0010")) == sorted(f"t{n}" for n in range(1, 11))
+    assert {k: grown.catalogs[k] for k in cold.order} == cold.catalogs
+
+    write_revision(history / "migrations" / "versions", 2, extra=', sa.Column("x", sa.Text())')
+    edited = replay(history, url, cache)
+    # Only heads are kept as templates, so an edited revision replays the whole history.
+    assert watch.revisions == [*NINE, "0010"]
+    assert "x" in str(edited.at("0002")["t2"]) and edited.at("0001") == cold.at("0001")
+    fresh = replay(history, url, tmp_path / "cold-cache")
+    assert fresh.catalogs == edited.catalogs
+    if on_shadow_url:
+        assert len(templates_on(server)) <= templates.KEEP_TEMPLATES
+
+
+def test_a_replay_failure_never_shows_the_url_a_revision_was_handed() -> None:
+    quoted = RuntimeError(
+        "cannot reach postgresql+psycopg://ops:s3cr3t-pw@shadow:5432/lumiku_shadow_1"
+    )
+    message = str(
+        shadow._replay_failure("0002", quoted, "postgresql+psycopg://ops:s3cr3t-pw@shadow/postgres")
+    )
+    assert "s3cr3t-pw" not in message and "revision 0002" in message
