@@ -133,7 +133,7 @@ def plan(
     shadow_url: str | None,
     as_json: bool,
 ) -> int:
-    """Print the SQL the pending revisions would run: one transaction, or one per segment."""
+    """Print the SQL the pending revisions would run, one transaction at a time."""
     settings = _settings(database_url, project_dir, migrations_dir, shadow_url)
     result = plan_migrations(settings, target=target, from_revision=from_revision)
     return emit(result, as_json=as_json, render=format_plan, ok=True)

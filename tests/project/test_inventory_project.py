@@ -24,6 +24,7 @@ from tests.project.conftest import (
     HEAD,
     SCHEMA_VERDICTS,
     SECOND,
+    THIRD,
     Inventory,
     ShadowWatch,
     as_json,
@@ -118,7 +119,7 @@ def test_a_database_one_revision_behind_is_applied_then_healthy(inventory: Inven
     assert status.returncode == 3
     assert (behind["current"], behind["pending"], behind["up_to_date"]) == (
         FIRST,
-        [SECOND, HEAD],
+        [SECOND, THIRD, HEAD],
         False,
     )
 
@@ -134,7 +135,7 @@ def test_a_database_one_revision_behind_is_applied_then_healthy(inventory: Inven
     assert (result["outcome"], result["from_revision"], result["to_revision"]) == (
         "applied",
         FIRST,
-        HEAD,  # SECOND in one transaction, then HEAD's autocommit_block() as its own segment
+        HEAD,  # SECOND and THIRD in one transaction, then HEAD's autocommit_block() alone
     )
     assert inventory.execute(url, "SELECT version_num FROM alembic_version") == HEAD
 
