@@ -20,6 +20,7 @@ from service.leases import lease
 from service.models import BackgroundRemovalBatch
 from service.pricing import MAX_BATCH_IMAGES, TIERS
 from service.routes.uploads import (
+    BODY_TIMEOUT_DOC,
     IDEMPOTENCY_ERRORS,
     IDEMPOTENCY_KEY,
     IMAGE_PART,
@@ -87,6 +88,7 @@ BATCH_FORM = {
                 402: "Insufficient credits",
                 **IDEMPOTENCY_ERRORS,
                 413: "The request body is over the 256 MiB batch limit",
+                408: BODY_TIMEOUT_DOC,
                 503: "The tier's model is not installed",
             }
         ),

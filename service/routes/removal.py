@@ -19,6 +19,7 @@ from service.models import BackgroundRemovalJob
 from service.pricing import TIERS
 from service.removal import RemovalBusyError
 from service.routes.uploads import (
+    BODY_TIMEOUT_DOC,
     IDEMPOTENCY_ERRORS,
     IDEMPOTENCY_KEY,
     IMAGE_PART,
@@ -70,6 +71,7 @@ REMOVE_FORM = {
                 402: "Insufficient credits",
                 **IDEMPOTENCY_ERRORS,
                 413: "The request body is over the 10 MiB upload limit",
+                408: BODY_TIMEOUT_DOC,
                 503: "The tier's model is not installed, or the server is busy with other "
                 "heavy removals (see Retry-After)",
             }

@@ -41,6 +41,10 @@ IDEMPOTENCY_KEY = {
     "The key reused for a different request is a 422; while its first request is still "
     "running, a 409.",
 }
+BODY_TIMEOUT_DOC = (
+    "The body did not arrive within LUMIKU_BODY_TIMEOUT_S seconds (default 300); the "
+    "connection is closed"
+)
 IDEMPOTENCY_ERRORS = {
     409: "A request with this Idempotency-Key is still being processed",
     422: "The Idempotency-Key was already used for a different request (another tier or "

@@ -98,6 +98,8 @@ def test_a_slow_upload_is_cut_off_with_a_408_and_the_service_answers_others(
         f"{PREFIX}/pricing/calculate", token, json={"totalImages": 3, "tier": "basic"}
     )
     assert pricing.status_code == 200, pricing.text
+    documented = service.get("/openapi.json").json()["paths"][path]["post"]["responses"]
+    assert "LUMIKU_BODY_TIMEOUT_S" in documented["408"]["description"]
     assert any(
         record.get("status") == 408 and record.get("path") == path
         for record in service.log_records()
