@@ -9,8 +9,8 @@ running service (see ``schemathesis.toml`` beside this file for the command)::
 
 JSON Schema cannot say "a decodable image"; the document says which media types a file
 part holds (``encoding``), and these hooks tell schemathesis how to make a small real file
-of each. Two defects of schemathesis 4.32.5, met by such forms, are patched below so that
-what is measured is the service.
+of each. Three defects of schemathesis 4.32.5, met by such forms, are patched below so
+that what is measured is the service.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from schemathesis.specs.openapi.adapter import formdata
 from schemathesis.specs.openapi.coverage import _operation as coverage
+from schemathesis.specs.openapi.negative import mutations
 
 
 def _images(fmt: str, mode: str) -> st.SearchStrategy[bytes]:
@@ -70,3 +71,16 @@ def _custom_body_honouring_enums(body: Any) -> tuple[dict[str, Any], dict[str, s
 
 
 coverage._generate_multipart_body_from_custom_strategies = _custom_body_honouring_enums
+
+_is_negatable_keyword = mutations.is_negatable_keyword
+
+
+def _negatable_unless_binary(key: str, value: Any, **options: Any) -> bool:
+    # Any bytes are a binary string: a "negated" format: binary part went out as a valid
+    # file and was reported as an invalid request accepted.
+    if key == "format" and value == "binary":
+        return False
+    return _is_negatable_keyword(key, value, **options)
+
+
+mutations.is_negatable_keyword = _negatable_unless_binary
