@@ -16,9 +16,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import sessionmaker
 
 from service.body_limit import BodyLimitMiddleware
+from service.body_timeout import BodyTimeoutMiddleware
 from service.db import make_engine, make_read_engine
 from service.errors import install_error_handlers
 from service.log import configure_logging
+from service.openapi import install_openapi
 from service.queue import make_queue_app
 from service.removal import RemovalEngine
 from service.request_context import RequestContextMiddleware
@@ -101,7 +103,10 @@ def create_app(
     app.state.removal = removal_engine or RemovalEngine(settings.model_home)
     app.state.queue = make_queue_app(settings.database_url)
     install_error_handlers(app)
-    # Added first, so it runs inside the request context: a 413 is logged with its id too.
+    install_openapi(app)
+    # Added first, so they run inside the request context: a 408 or 413 is logged with
+    # its request id too.
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
 

@@ -40,6 +40,27 @@ def default_recovery_interval() -> float:
     return value
 
 
+DEFAULT_BODY_TIMEOUT_S = 300.0
+
+
+def default_body_timeout() -> float:
+    """Seconds a request body may take to arrive: ``LUMIKU_BODY_TIMEOUT_S`` or 300.
+
+    Five minutes carry the 256 MiB batch limit at 1 MiB/s. Read when the settings are
+    built, never at import time.
+    """
+    raw = os.environ.get("LUMIKU_BODY_TIMEOUT_S", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_BODY_TIMEOUT_S
+    except ValueError:
+        raise ValueError(
+            f"LUMIKU_BODY_TIMEOUT_S must be a number of seconds, not {raw!r}"
+        ) from None
+    if not 0 < value <= 86_400:
+        raise ValueError("LUMIKU_BODY_TIMEOUT_S must be between 0 and 86400 seconds")
+    return value
+
+
 def heavy_slots_from_env() -> int:
     """``LUMIKU_HEAVY_REMOVALS``: heavy removals one process runs at once (default 2).
 
@@ -65,6 +86,7 @@ class ServiceSettings:
     process that died (it also looks once at start-up).
     ``heavy_removal_wait_s`` is how long ``POST /remove`` waits for one of the process's
     heavy-removal slots (``RemovalEngine.heavy_slots``) before answering 503.
+    ``body_timeout_s`` bounds the time a request body may take to arrive (then 408).
     """
 
     database_url: str = field(repr=False)
@@ -75,6 +97,7 @@ class ServiceSettings:
     model_home: Path = field(default_factory=default_model_home)
     recovery_interval_s: float = field(default_factory=default_recovery_interval)
     heavy_removal_wait_s: float = field(default_factory=heavy_removal_wait_from_env)
+    body_timeout_s: float = field(default_factory=default_body_timeout)
 
     def to_json(self) -> str:
         """These settings as JSON, secrets included: for the service's own worker processes."""

@@ -20,7 +20,9 @@ MAX_JSON_DEPTH = 32
 NUL_IN_URL = "Invalid request: NUL byte in the URL"
 INVALID_JSON = "Invalid JSON body"
 JSON_NUL = "Invalid JSON body: strings cannot contain NUL"
+JSON_NOT_UNICODE = "Invalid JSON body: a string escapes half of a surrogate pair"
 JSON_TOO_DEEP = "Invalid JSON body: nested too deeply"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # A file-name-safe id: cuid()s, e-mail-like local parts and slugs fit; "/", "..", spaces
 # and control characters do not. The first character is never a dot (no hidden files).
@@ -57,6 +59,9 @@ def _check_structure(value: Any) -> None:
         if isinstance(item, str):
             if "\x00" in item:
                 raise ApiError(400, JSON_NUL)
+            if not item.isascii() and _SURROGATE.search(item):
+                # "\ud800" parses, but is no character: it cannot be encoded to store it.
+                raise ApiError(400, JSON_NOT_UNICODE)
         elif isinstance(item, dict | list):
             if depth > MAX_JSON_DEPTH:
                 raise ApiError(400, JSON_TOO_DEEP)

@@ -20,6 +20,11 @@ from service.leases import lease
 from service.models import BackgroundRemovalBatch
 from service.pricing import MAX_BATCH_IMAGES, TIERS
 from service.routes.uploads import (
+    BODY_TIMEOUT_DOC,
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY,
+    IMAGE_PART,
+    IMAGE_TYPES,
     StagedUpload,
     require_model,
     stage_upload,
@@ -45,25 +50,30 @@ BATCH_FORM = {
                     "type": "object",
                     "required": ["tier"],
                     # At least one image, under either spelling the form accepts.
-                    "anyOf": [{"required": ["images[0]"]}, {"required": ["images"]}],
-                    "properties": {"tier": {"type": "string", "enum": list(TIERS)}},
-                    "patternProperties": {
-                        r"^images(\[\d+\])?$": {"type": "string", "format": "binary"}
+                    "anyOf": [{"required": ["images"]}, {"required": ["images[0]"]}],
+                    "properties": {
+                        "tier": {"type": "string", "enum": list(TIERS)},
+                        "images": {
+                            "type": "array",
+                            "items": IMAGE_PART,
+                            "minItems": 1,
+                            "maxItems": MAX_BATCH_IMAGES,
+                        },
+                        "images[0]": IMAGE_PART,
                     },
-                    "description": "Files under the keys images[0], images[1], ... "
-                    f"(or a repeated 'images'), 1 to {MAX_BATCH_IMAGES}.",
-                }
+                    "patternProperties": {r"^images\[": IMAGE_PART},
+                    "description": "Files under the keys images[0], images[1], ... (the "
+                    f"original's) or a repeated 'images', 1 to {MAX_BATCH_IMAGES} in all; "
+                    "parts without a filename are not files, and are ignored.",
+                },
+                "encoding": {
+                    "images": {"contentType": IMAGE_TYPES},
+                    "images[0]": {"contentType": IMAGE_TYPES},
+                },
             }
         },
     },
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-        }
-    ],
+    "parameters": [IDEMPOTENCY_KEY],
 }
 
 
@@ -76,9 +86,9 @@ BATCH_FORM = {
             {
                 400: "Invalid tier, no files, too many files, or a bad image",
                 402: "Insufficient credits",
-                409: "A request with this Idempotency-Key is still being processed",
-                422: "The Idempotency-Key was already used for a different request",
+                **IDEMPOTENCY_ERRORS,
                 413: "The request body is over the 256 MiB batch limit",
+                408: BODY_TIMEOUT_DOC,
                 503: "The tier's model is not installed",
             }
         ),

@@ -16,8 +16,20 @@ from service.idempotency import Recorder, fingerprint, run_once
 from service.images import decode_image, image_pixels
 from service.leases import lease
 from service.models import BackgroundRemovalJob
+from service.pricing import TIERS
 from service.removal import RemovalBusyError
-from service.routes.uploads import busy, require_model, stage_upload, tier_from, uploaded_form
+from service.routes.uploads import (
+    BODY_TIMEOUT_DOC,
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY,
+    IMAGE_PART,
+    IMAGE_TYPES,
+    busy,
+    require_model,
+    stage_upload,
+    tier_from,
+    uploaded_form,
+)
 from service.schemas import JobResponse, RemoveResponse, error_responses
 from service.serializers import JsonBody, rows_to_dicts
 from service.single_removal import recover_interrupted_removals, remove_single
@@ -36,25 +48,15 @@ REMOVE_FORM = {
                     "type": "object",
                     "required": ["image", "tier"],
                     "properties": {
-                        "image": {"type": "string", "format": "binary"},
-                        "tier": {
-                            "type": "string",
-                            "enum": ["basic", "standard", "professional", "industry"],
-                        },
+                        "image": IMAGE_PART,
+                        "tier": {"type": "string", "enum": list(TIERS)},
                     },
-                }
+                },
+                "encoding": {"image": {"contentType": IMAGE_TYPES}},
             }
         },
     },
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-            "description": "A retry with the same key charges once and gets the first result.",
-        }
-    ],
+    "parameters": [IDEMPOTENCY_KEY],
 }
 
 
@@ -67,9 +69,9 @@ REMOVE_FORM = {
             {
                 400: "Missing or invalid image or tier",
                 402: "Insufficient credits",
-                409: "A request with this Idempotency-Key is still being processed",
-                422: "The Idempotency-Key was already used for a different request",
+                **IDEMPOTENCY_ERRORS,
                 413: "The request body is over the 10 MiB upload limit",
+                408: BODY_TIMEOUT_DOC,
                 503: "The tier's model is not installed, or the server is busy with other "
                 "heavy removals (see Retry-After)",
             }

@@ -17,6 +17,7 @@ from service.schemas import (
     SubscriptionCreatedResponse,
     error_responses,
 )
+from service.schemas.common import NUL_FREE_STRING, json_object_schema
 from service.serializers import row_to_dict
 from service.subscriptions import cancel, subscribe
 from service.validation import parse_json_object
@@ -24,11 +25,14 @@ from service.validation import parse_json_object
 router = APIRouter(prefix="/api/background-remover", tags=["background-remover"])
 
 
-def _json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+def _json_body(
+    properties: dict[str, Any], *, required: list[str], body_required: bool = True
+) -> dict[str, Any]:
+    schema = json_object_schema(properties, required=required)
     return {
         "requestBody": {
-            "required": required,
-            "content": {"application/json": {"schema": {"type": "object", **schema}}},
+            "required": body_required,
+            "content": {"application/json": {"schema": schema}},
         }
     }
 
@@ -47,13 +51,8 @@ async def read_json(request: Request, *, required: bool = True) -> dict[str, Any
 @router.post(
     "/subscription",
     openapi_extra=_json_body(
-        {
-            "required": ["plan"],
-            "properties": {
-                "plan": {"type": "string", "enum": ["starter", "pro"]},
-                "paymentId": {"type": "string"},
-            },
-        }
+        {"plan": {"type": "string", "enum": ["starter", "pro"]}, "paymentId": NUL_FREE_STRING},
+        required=["plan"],
     ),
     response_model=None,
     responses={
@@ -94,7 +93,7 @@ async def create_subscription(request: Request, user: Caller) -> Any:
 
 @router.delete(
     "/subscription",
-    openapi_extra=_json_body({"properties": {"reason": {"type": "string"}}}, required=False),
+    openapi_extra=_json_body({"reason": NUL_FREE_STRING}, required=[], body_required=False),
     response_model=None,
     responses={
         200: {"model": MessageResponse, "description": "Cancelled at once"},
@@ -120,12 +119,10 @@ async def cancel_subscription(request: Request, user: Caller) -> Any:
     "/pricing/calculate",
     openapi_extra=_json_body(
         {
-            "required": ["totalImages", "tier"],
-            "properties": {
-                "totalImages": {"type": "integer", "minimum": 1},
-                "tier": {"type": "string", "enum": list(TIERS)},
-            },
-        }
+            "totalImages": {"type": "integer", "minimum": 1},
+            "tier": {"type": "string", "enum": list(TIERS)},
+        },
+        required=["totalImages", "tier"],
     ),
     response_model=None,
     responses={
@@ -141,6 +138,9 @@ async def calculate_pricing(request: Request, user: Caller) -> Any:
         raise ApiError(400, "Missing required fields")
     if tier not in TIERS:
         raise ApiError(400, "Invalid tier")
+    # JSON has one number type: 30.0 is the integer 30, as JSON Schema's "integer" says.
+    if isinstance(total, float) and total.is_integer():
+        total = int(total)
     if isinstance(total, bool) or not isinstance(total, int) or total < 1:
         raise ApiError(400, "totalImages must be a positive integer")
     return {"pricing": calculate_batch_pricing(total, tier).to_dict()}

@@ -24,6 +24,33 @@ from service.removal import ModelNotInstalledError, RemovalBusyError, RemovalEng
 
 FORM_ERROR = "Invalid form data: expected multipart/form-data"
 
+# What a file part must hold: its bytes are decoded, whatever its Content-Type says.
+IMAGE_TYPES = "image/png, image/jpeg, image/webp"
+IMAGE_PART = {
+    "type": "string",
+    "format": "binary",
+    "description": "A PNG, JPEG or WEBP image of at most 10 MiB and 40 megapixels, sent as a "
+    "file (with a filename in its Content-Disposition).",
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "A retry with the same key charges once and gets the first response. "
+    "The key reused for a different request is a 422; while its first request is still "
+    "running, a 409.",
+}
+BODY_TIMEOUT_DOC = (
+    "The body did not arrive within LUMIKU_BODY_TIMEOUT_S seconds (default 300); the "
+    "connection is closed"
+)
+IDEMPOTENCY_ERRORS = {
+    409: "A request with this Idempotency-Key is still being processed",
+    422: "The Idempotency-Key was already used for a different request (another tier or "
+    "other images)",
+}
+
 
 class _DiskSpooledParser(MultiPartParser):
     # Starlette keeps each file in memory up to 1 MiB before spilling it to disk: 500 MiB

@@ -55,3 +55,38 @@ def error_responses(
     out["4XX"] = {"model": ErrorBody, "description": CLIENT_ERROR}
     out[500] = {"model": InternalErrorBody, "description": INTERNAL}
     return out
+
+
+# PostgreSQL text cannot hold a NUL, so no string the service reads may carry one
+# (``service.validation``). ECMA-262, Rust and Python read this pattern alike.
+NUL_FREE = "^[^\\x00]*$"
+NUL_FREE_STRING: dict[str, Any] = {"type": "string", "pattern": NUL_FREE}
+JSON_VALUE_REF = {"$ref": "#/components/schemas/JsonValue"}
+# Keys the JSON bodies do not name are ignored, but still parsed and checked.
+JSON_VALUE: dict[str, Any] = {
+    "description": "Any JSON value with no NUL in a string or a key, nested at most 32 deep.",
+    "anyOf": [
+        NUL_FREE_STRING,
+        {"type": ["number", "boolean", "null"]},
+        {"type": "array", "items": JSON_VALUE_REF},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NUL_FREE},
+            "additionalProperties": JSON_VALUE_REF,
+        },
+    ],
+}
+EXTRA_COMPONENTS = {"JsonValue": JSON_VALUE}
+
+
+def json_object_schema(properties: dict[str, Any], *, required: list[str]) -> dict[str, Any]:
+    """A JSON object body: ``properties`` as given, any other key ignored (but NUL-free)."""
+    schema: dict[str, Any] = {"type": "object"}
+    if required:
+        schema["required"] = required
+    return {
+        **schema,
+        "properties": properties,
+        "propertyNames": {"pattern": NUL_FREE},
+        "additionalProperties": JSON_VALUE_REF,
+    }

@@ -213,7 +213,8 @@ def test_the_document_declares_bearer_auth_and_tight_request_schemas(
     validator = Draft202012Validator(form)
     assert not validator.is_valid({"tier": "basic"})
     assert validator.is_valid({"tier": "basic", "images[0]": "..."})
-    assert validator.is_valid({"tier": "basic", "images": "..."})
+    assert validator.is_valid({"tier": "basic", "images": ["..."]})
+    assert not validator.is_valid({"tier": "basic", "images": []})
     for path in (f"{PREFIX}/remove", f"{PREFIX}/batch"):
         (key,) = [p for p in doc["paths"][path]["post"]["parameters"] if p["in"] == "header"]
         assert key["name"] == "Idempotency-Key"
