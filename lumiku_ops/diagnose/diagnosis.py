@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lumiku_ops.db.catalog import TableCatalog
-from lumiku_ops.db.compare import TableDiff, compare_catalogs, same_tables
+from lumiku_ops.db.compare import TableDiff, same_shape, shape_differences
 from lumiku_ops.db.connect import resolve_database_url
-from lumiku_ops.db.reader import DatabaseState, inspect_database
+from lumiku_ops.db.reader import DatabaseState, inspect_database, read_only_connection
+from lumiku_ops.db.scratch import scratch_server_url
 from lumiku_ops.diagnose.chain import denied_grants, verdict_chain
 from lumiku_ops.diagnose.verdicts import (
     API_UNREACHABLE,
@@ -38,6 +39,17 @@ from lumiku_ops.diagnose.verdicts import (
 )
 from lumiku_ops.logs.linking import LogEvidence, link_errors, model_classes, read_log_events
 from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, MIB, check_readable
+from lumiku_ops.migrate.differences import (
+    Difference,
+    collapse,
+    compare_models,
+    compare_models_with_head,
+    describe,
+    describe_change,
+    subtract,
+    table_diffs,
+    tables_of,
+)
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import MigrationReplay, replay_and_models
@@ -103,44 +115,107 @@ def _http_findings(exchanges: Sequence[Exchange]) -> list[str]:
 def _matching_revision(
     replay: MigrationReplay, catalog: TableCatalog, names: set[str]
 ) -> str | None:
-    """The newest revision (or ``base``) whose catalog the database has exactly."""
+    """The newest revision (or ``base``) whose tables the database has, names aside."""
     for revision in reversed(replay.order):
-        if same_tables(replay.at(revision), catalog, names):
+        if same_shape(replay.at(revision), catalog, names):
             return revision
-    return "base" if same_tables({}, catalog, names) else None
+    return "base" if same_shape({}, catalog, names) else None
+
+
+def _nearest_revision(
+    replay: MigrationReplay,
+    catalog: TableCatalog,
+    names: set[str],
+    *,
+    prefer: str | None,
+    limit: int = 3,
+) -> tuple[str, list[str]] | None:
+    """The revision the database's tables match except for at most ``limit`` objects (an
+    older copy of a revision's SQL run by hand), and those objects. On a tie ``prefer``
+    (the recorded revision) wins, then the newest."""
+    best: tuple[str, list[str]] | None = None
+    for revision in replay.order:
+        rest = shape_differences(replay.at(revision), catalog, names)
+        if not rest or len(rest) > limit:
+            continue
+        if (
+            best is None
+            or len(rest) < len(best[1])
+            or (len(rest) == len(best[1]) and best[0] != prefer)
+        ):
+            best = (revision, rest)
+    return best
+
+
+@dataclass
+class SchemaFinding:
+    """The schema verdict (``None``: healthy), what it concerns, and why."""
+
+    verdict: str | None
+    affected: list[str] = field(default_factory=list)
+    matching: str | None = None
+    objects: list[Difference] = field(default_factory=list)
+    minor: bool = False  # nothing it names can make a query fail
+    residual: list[str] = field(default_factory=list)  # what differs from ``matching``
 
 
 def classify_schema(
-    models: TableCatalog, replay: MigrationReplay, db: DatabaseState
-) -> tuple[str | None, list[str], str | None]:
-    """The schema verdict (or ``None`` when the schema is healthy), affected tables, and the
-    revision the database's tables really match."""
-    names = set(models) | set(replay.head_catalog)
-    uncaptured = compare_catalogs(models, replay.head_catalog, names)
-    if uncaptured:
-        return MIGRATION_NOT_CREATED, [d.table for d in uncaptured], None
+    replay: MigrationReplay,
+    db: DatabaseState,
+    model_tables: set[str],
+    head: Sequence[Difference],
+    target: Sequence[Difference],
+) -> SchemaFinding:
+    """The schema verdict, from Alembic's comparison of the models with the revisions'
+    head (``head``) and with the database (``target``), and from which revision's tables
+    the database really has.
+
+    Only ``add_*``/``modify_*`` differences with the head decide ``MIGRATION_NOT_CREATED``
+    (``remove_*`` are "only in the revisions"); differences with the database that the
+    head explains are not drift.
+    """
+    ahead = collapse(d for d in head if d.models_ahead)
+    major = [d for d in ahead if d.breaks_queries]
+    if major:
+        return SchemaFinding(MIGRATION_NOT_CREATED, tables_of(major), objects=major)
+    names = model_tables | set(replay.head_catalog)
     recorded = db.recorded_revision
-    differing = [d.table for d in compare_catalogs(models, db.catalog, names)]
+    residual = collapse(subtract(target, head))
     matching = _matching_revision(replay, db.catalog, names)
     if recorded is not None and recorded not in replay.catalogs:
-        return REVISION_MISMATCH, differing, matching
+        return SchemaFinding(REVISION_MISMATCH, tables_of(residual), matching, residual)
     at_head = recorded in replay.heads
-    if not differing:
-        return (None, [], matching) if at_head else (REVISION_MISMATCH, [], matching)
-    if not at_head and same_tables(replay.at(recorded), db.catalog, names):
-        pending = compare_catalogs(replay.at(recorded), replay.head_catalog, names)
-        return MIGRATION_NOT_APPLIED, [d.table for d in pending], matching
-    if matching is not None:
-        return REVISION_MISMATCH, differing, matching
-    present = [name for name in models if name in db.catalog]
-    missing = sorted(name for name in models if name not in db.catalog)
+    if not at_head and same_shape(replay.at(recorded), db.catalog, names):
+        old, new = replay.at(recorded), replay.head_catalog
+        tables = sorted(t for t in names if not same_shape(old, new, [t]))
+        return SchemaFinding(MIGRATION_NOT_APPLIED, tables, matching)
+    if not residual:
+        if not at_head:
+            return SchemaFinding(REVISION_MISMATCH, [], matching)
+        if ahead:
+            return SchemaFinding(MIGRATION_NOT_CREATED, tables_of(ahead), objects=ahead, minor=True)
+        return SchemaFinding(None, [], matching)
+    if matching is not None and matching != recorded:
+        return SchemaFinding(REVISION_MISMATCH, tables_of(residual), matching, residual)
+    near = _nearest_revision(replay, db.catalog, names, prefer=recorded)
+    if near is not None and near[0] != recorded:
+        return SchemaFinding(
+            REVISION_MISMATCH, tables_of(residual), near[0], residual, residual=near[1]
+        )
+    present = [name for name in model_tables if name in db.catalog]
+    missing = sorted(name for name in model_tables if name not in db.catalog)
     if present and missing:
-        return SCHEMA_PARTIAL, missing, None
-    return SCHEMA_DRIFT, differing, None
+        return SchemaFinding(SCHEMA_PARTIAL, missing, objects=residual)
+    minor = not any(d.breaks_queries for d in residual)
+    return SchemaFinding(SCHEMA_DRIFT, tables_of(residual), objects=residual, minor=minor)
 
 
 def _migrations_evidence(
-    project: Project, replay: MigrationReplay, models: TableCatalog, db: DatabaseState
+    project: Project,
+    replay: MigrationReplay,
+    models: TableCatalog,
+    db: DatabaseState,
+    head: Sequence[Difference],
 ) -> dict[str, Any]:
     scripts = script_directory(project)
     migrations_dir = project.migrations_dir
@@ -157,27 +232,35 @@ def _migrations_evidence(
         "recorded_revision": recorded,
         "pending": pending,
         "created_by": {table: creators.get(table) for table in sorted(models)},
-        "uncaptured_by_revisions": [
-            d.summary() for d in compare_catalogs(models, replay.head_catalog)
-        ],
+        "uncaptured_by_revisions": [d.describe() for d in collapse(head) if d.models_ahead],
+        "only_in_revisions": [d.describe() for d in collapse(head) if not d.models_ahead],
     }
 
 
-def _summary(verdict: str, affected: list[str], matching: str | None) -> str:
+def _summary(verdict: str, affected: list[str], schema: SchemaFinding | None) -> str:
     tables = ", ".join(affected) if affected else "none"
-    return {
+    matching = schema.matching if schema else None
+    objects = describe(schema.objects) if schema and schema.objects else tables
+    text = {
         DATABASE_UNREACHABLE: "The database did not answer; the schema could not be checked.",
-        MIGRATION_NOT_CREATED: f"The models define tables no revision creates: {tables}.",
+        MIGRATION_NOT_CREATED: f"The models define what no revision creates: {objects}.",
         REVISION_MISMATCH: "The version table does not describe the schema "
         f"(the tables match revision {matching or 'none'}); affected: {tables}.",
         MIGRATION_NOT_APPLIED: f"A revision creates {tables}, but this database is behind.",
         SCHEMA_PARTIAL: f"Some model tables are missing, matching no revision: {tables}.",
-        SCHEMA_DRIFT: f"Model tables differ from the models: {tables}.",
+        SCHEMA_DRIFT: f"The database differs from the models and from every revision: {objects}.",
         PERMISSION_DENIED: f"The schema is healthy, but the service's role is denied: {tables}.",
         API_UNREACHABLE: "The schema is healthy, but the service did not answer.",
         AUTH_REJECTED: "The schema is healthy, but the service refused the token.",
         UNKNOWN_SERVER_ERROR: "The schema is healthy, yet endpoints answer 5xx.",
     }.get(verdict, "The schema matches the models and every endpoint answered.")
+    if schema is not None and verdict == schema.verdict:
+        if schema.residual:
+            text += f" Still different from {matching}: {'; '.join(schema.residual)}."
+        if schema.minor:
+            s = "these differences" if len(schema.objects) > 1 else "this difference"
+            text += f" No query fails because of {s}."
+    return text
 
 
 def diagnose(
@@ -218,20 +301,30 @@ def diagnose(
         probe(settings.api_url, "GET", path, settings.token, timeout_s=5.0) for path in paths
     ]
     findings = _http_findings(exchanges)
-    replay, models = replay_and_models(settings, cache_dir=cache_dir)
-    db = inspect_database(resolve_database_url(settings), models, service_role=service_role)
+    cache = cache_dir or settings.cache_dir
+    replay, models = replay_and_models(settings, cache_dir=cache)
+    head = compare_models_with_head(
+        project, shadow_url=scratch_server_url(settings), cache_dir=cache
+    )
+    url = resolve_database_url(settings)
+    db = inspect_database(url, models, service_role=service_role)
     diagnosis_tables: list[TableDiff] = []
     affected: list[str] = []
-    matching: str | None = None
-    schema_verdict: str | None = None
+    schema: SchemaFinding | None = None
     if not db.reachable:
         findings.insert(0, DATABASE_UNREACHABLE)
     else:
-        schema_verdict, affected, matching = classify_schema(models, replay, db)
-        if schema_verdict:
-            findings.insert(0, schema_verdict)
-        diagnosis_tables = compare_catalogs(models, db.catalog)
-    migrations = _migrations_evidence(project, replay, models, db)
+        target = _compare_target(url, project)
+        schema = classify_schema(replay, db, set(models), head, target)
+        affected = schema.affected
+        if schema.verdict:
+            findings.insert(0, schema.verdict)
+        # What the head explains as "only in the revisions" is no difference here.
+        only_in_revisions = [d for d in head if not d.models_ahead]
+        diagnosis_tables = table_diffs(collapse(subtract(target, only_in_revisions)))
+    matching = schema.matching if schema else None
+    minor = {schema.verdict} if schema and schema.minor and schema.verdict else set()
+    migrations = _migrations_evidence(project, replay, models, db, head)
     log = _read_log(log_files, log_max_mib, since_s)
     if log is not None:
         events, log.lines_read = read_log_events(
@@ -246,14 +339,14 @@ def diagnose(
             classes=model_classes(project.metadata()),
         )
     denied, grants = denied_grants(log.errors if log else [], db.privileges)
-    if db.reachable and schema_verdict is None and denied:
-        # Only on a healthy schema: a missing table explains a 500 before any privilege.
+    if db.reachable and (schema is None or not schema.verdict or minor) and denied:
+        # A missing table explains a 500 before any privilege; a missing index does not.
         findings.insert(0, PERMISSION_DENIED)
         affected = denied
-    if findings and findings[0] != UNKNOWN_SERVER_ERROR and findings[0] not in _http_only:
+    if any(f not in (UNKNOWN_SERVER_ERROR, *_http_only) and f not in minor for f in findings):
         # A schema (or database) finding explains the 500s; they are not "unknown".
         findings = [f for f in findings if f != UNKNOWN_SERVER_ERROR]
-    verdict = strongest(findings)
+    verdict = strongest(findings, minor=minor)
     if verdict in (API_UNREACHABLE, AUTH_REJECTED, UNKNOWN_SERVER_ERROR):
         affected = []
     return Diagnosis(
@@ -263,11 +356,13 @@ def diagnose(
             verdict,
             affected=sorted(affected),
             migrations_flag=_project_flags(settings),
-            matching_revision=matching if matching != "base" else "base",
+            matching_revision=matching,
             grants=grants,
+            message=describe_change(schema.objects) if schema and schema.objects else None,
+            residual=schema.residual if schema else (),
         ),
         findings=findings,
-        summary=_summary(verdict, sorted(affected), matching),
+        summary=_summary(verdict, sorted(affected), schema),
         http=exchanges,
         database=db,
         table_diffs=diagnosis_tables,
@@ -276,6 +371,13 @@ def diagnose(
         log=log,
         chain=verdict_chain(verdict, sorted(affected), log.errors if log else []),
     )
+
+
+def _compare_target(url: str, project: Project) -> list[Difference]:
+    """Alembic's differences between the models and the target, on a read-only session;
+    tables the project does not count as models are left to ``include_object``."""
+    with read_only_connection(url) as connection:
+        return compare_models(connection, project)
 
 
 def _read_log(

@@ -1,0 +1,363 @@
+"""What counts as a difference between the models and a database: Alembic decides.
+
+Every comparison of the models with a database (a shadow database at the head, or the
+target) runs Alembic's own ``compare_metadata`` with the project's comparison settings:
+its ``include_object``/``include_name`` hooks (combined with the project's exclusions),
+``compare_type`` and ``compare_server_default``. So foreign keys are compared by columns
+and referred columns, server defaults only on request, and neither constraint names nor a
+primary key's column order count, exactly as ``alembic check`` decides on the same
+database. Each difference is kept as plain data, so it can be cached and matched across
+databases by a key that holds no generated name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, MetaData
+
+from lumiku_ops.db.compare import TableDiff
+from lumiku_ops.errors import LumikuOpsError, ShadowReplayError
+from lumiku_ops.migrate import runner
+from lumiku_ops.migrate.revisions import fingerprint
+from lumiku_ops.project import Project
+
+_memory: dict[str, list[dict[str, Any]]] = {}
+# Alembic's diff names that change what a query can see: a table, a column, its type or
+# its nullability. Everything else (indexes, constraints, keys, defaults, comments) cannot
+# make a query fail, so it never outranks a verdict that explains 500s.
+_TABLE_KINDS = {"add_table", "remove_table"}
+_COLUMN_KINDS = {"add_column", "remove_column", "modify_type", "modify_nullable"}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One of Alembic's autogenerate differences, as plain data.
+
+    ``kind`` is Alembic's own name (``add_column``, ``remove_fk``, ``modify_type``...):
+    ``add_*`` and ``modify_*`` are what the models hold and the database lacks,
+    ``remove_*`` what the database holds and the models lack.
+    """
+
+    kind: str
+    table: str
+    name: str | None = None
+    columns: tuple[str, ...] = ()
+    referred: str | None = None
+    detail: str = ""
+
+    @property
+    def level(self) -> str:
+        """``table``, ``column`` or ``object`` (index, constraint, key, default, comment)."""
+        if self.kind in _TABLE_KINDS:
+            return "table"
+        return "column" if self.kind in _COLUMN_KINDS else "object"
+
+    @property
+    def breaks_queries(self) -> bool:
+        """True when a query can fail because of it (a table or a column)."""
+        return self.level != "object"
+
+    @property
+    def models_ahead(self) -> bool:
+        """True for what the models hold and the database lacks (``add_*``, ``modify_*``)."""
+        return not self.kind.startswith("remove_")
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What identifies it in any database: no index, constraint or key *name* for
+        objects PostgreSQL names itself (an index keeps its name: Alembic compares it)."""
+        if self.level == "object" and self.kind not in ("add_index", "remove_index"):
+            return (self.kind, self.table, self.columns, self.referred)
+        return (self.kind, self.table, self.name, self.columns if self.name is None else ())
+
+    def describe(self) -> str:
+        """The object at its own level: ``column `orders.note```, ``table `orders```."""
+        return self.detail
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        data = asdict(self)
+        data["columns"] = list(self.columns)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Difference:
+        """The inverse of ``to_dict``."""
+        return cls(**{**data, "columns": tuple(data.get("columns", ()))})
+
+
+def _names(columns: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(getattr(column, "name", column)) for column in columns)
+
+
+def _object(kind: str, obj: Any) -> Difference:
+    table = str(obj.table.name)
+    name = None if obj.name is None else str(obj.name)
+    noun = kind.split("_", 1)[1]
+    if noun == "index":
+        columns = _names(obj.expressions)
+        label = (
+            f"{'unique ' if obj.unique else ''}index `{name}` on `{table}` ({', '.join(columns)})"
+        )
+        return Difference(kind, table, name, columns, None, label)
+    if noun == "fk":
+        columns = _names(obj.column_keys)
+        targets = [element.target_fullname for element in obj.elements]
+        referred = (
+            f"{targets[0].rsplit('.', 1)[0]}({', '.join(t.rsplit('.', 1)[1] for t in targets)})"
+        )
+        label = f"foreign key `{table}` ({', '.join(columns)}) -> {referred}"
+        return Difference(kind, table, name, columns, referred, label)
+    columns = _names(obj.columns)
+    label = f"unique constraint on `{table}` ({', '.join(columns)})"
+    return Difference(kind, table, name, columns, None, label)
+
+
+def _modification(entry: tuple[Any, ...]) -> Difference:
+    kind, _schema, table, column, _existing, old, new = entry
+    what = {
+        "modify_type": "type",
+        "modify_nullable": "nullability",
+        "modify_default": "server default",
+        "modify_comment": "comment",
+    }.get(kind, kind)
+    return Difference(
+        kind,
+        str(table),
+        str(column),
+        (str(column),),
+        None,
+        f"{what} of column `{table}.{column}` (database: {old}, models: {new})",
+    )
+
+
+def to_differences(diffs: Sequence[Any]) -> list[Difference]:
+    """Alembic's ``compare_metadata`` result as a flat list of ``Difference``."""
+    found: list[Difference] = []
+    for entry in diffs:
+        if isinstance(entry, list):  # one column's modifications, grouped by Alembic
+            found.extend(_modification(tuple(item)) for item in entry)
+            continue
+        kind = entry[0]
+        if kind in _TABLE_KINDS:
+            found.append(Difference(kind, str(entry[1].name), detail=f"table `{entry[1].name}`"))
+        elif kind in ("add_column", "remove_column"):
+            table, column = str(entry[2]), str(entry[3].name)
+            found.append(
+                Difference(kind, table, column, (column,), detail=f"column `{table}.{column}`")
+            )
+        elif kind in ("add_table_comment", "remove_table_comment"):
+            found.append(
+                Difference(kind, str(entry[1].name), detail=f"comment of table `{entry[1].name}`")
+            )
+        elif kind.endswith(("_index", "_constraint", "_fk")):
+            found.append(_object(kind, entry[1]))
+        else:  # a diff kind this version does not know: kept, never dropped silently
+            found.append(Difference(str(kind), "?", detail=repr(entry)))
+    return sorted(found, key=lambda d: (d.table, d.level, d.kind, d.name or "", d.columns))
+
+
+def comparison_hooks(
+    project: Project,
+) -> tuple[Callable[..., bool], Callable[..., bool] | None]:
+    """``include_object`` (the project's exclusions, then its own hook) and ``include_name``."""
+    own = project.hook("include_object")
+
+    def include_object(
+        obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        if not project.include_object(obj, name, type_, reflected, compare_to):
+            return False
+        return own is None or bool(own(obj, name, type_, reflected, compare_to))
+
+    return include_object, project.hook("include_name")
+
+
+def comparison_options(project: Project) -> dict[str, Any]:
+    """The ``context.configure()`` options of every comparison and of autogenerate."""
+    include_object, include_name = comparison_hooks(project)
+    options: dict[str, Any] = {
+        "include_object": include_object,
+        "compare_type": project.compare_type,
+        "compare_server_default": project.compare_server_default,
+    }
+    if include_name is not None:
+        options["include_name"] = include_name
+    return options
+
+
+def compare_models(
+    connection: Connection, project: Project, metadata: MetaData | None = None
+) -> list[Difference]:
+    """Alembic's differences between the project's models and the database on
+    ``connection`` (read only: Alembic reflects, it writes nothing)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    target = project.metadata() if metadata is None else metadata
+    context = MigrationContext.configure(
+        connection, opts={"target_metadata": target, **comparison_options(project)}
+    )
+    return to_differences(compare_metadata(context, target))
+
+
+def _key(project: Project, metadata: MetaData) -> str:
+    from lumiku_ops.migrate.shadow import models_fingerprint
+
+    digest = hashlib.sha256()
+    for part in (
+        fingerprint(project),
+        models_fingerprint(metadata, []),
+        repr(sorted(project.exclude_tables)),
+        repr(project.exclude_prefixes),
+        repr((project.include_object_ref, project.include_name_ref)),
+        repr((project.compare_type, project.compare_server_default)),
+    ):
+        digest.update(part.encode())
+    return f"head-diff-{digest.hexdigest()}"
+
+
+def compare_models_with_head(
+    project: Project, *, shadow_url: str | None = None, cache_dir: Path | None = None
+) -> list[Difference]:
+    """Alembic's differences between the models and a shadow database at the head.
+
+    ``add_*``/``modify_*`` are what no revision creates; ``remove_*`` are "only in the
+    revisions". Cached by the revision files, the models' DDL and the comparison settings.
+
+    Raises:
+        ShadowReplayError: the revisions cannot be replayed on the shadow server.
+    """
+    from lumiku_ops.db.scratch import shadow_database
+
+    metadata = project.metadata()
+    key = _key(project, metadata)
+    path = cache_dir / f"{key}.json" if cache_dir else None
+    if key not in _memory and path is not None:
+        try:
+            _memory[key] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            pass
+    if key not in _memory:
+        with shadow_database(shadow_url) as connection:
+            try:
+                with connection.begin():
+                    runner.upgrade(project, connection, "heads")
+                    found = compare_models(connection, project, metadata)
+            except LumikuOpsError:
+                raise
+            except Exception as exc:  # user-written revision or hook code
+                first = (str(exc).strip().splitlines() or [""])[0]
+                raise ShadowReplayError(
+                    "comparing the models with the revisions' head failed: "
+                    f"{type(exc).__name__}: {first}"
+                ) from None
+        _memory[key] = [d.to_dict() for d in found]
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(_memory[key]))
+            except OSError:
+                pass  # the cache only saves time
+    return [Difference.from_dict(data) for data in _memory[key]]
+
+
+def describe(differences: Iterable[Difference], limit: int = 6) -> str:
+    """The objects, each at its own level, at most ``limit`` of them."""
+    items = [d.describe() for d in differences]
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def tables_of(differences: Iterable[Difference]) -> list[str]:
+    """The tables the differences concern, sorted."""
+    return sorted({d.table for d in differences})
+
+
+def table_diffs(differences: Iterable[Difference]) -> list[TableDiff]:
+    """The differences, grouped per table in the shape every report already prints.
+
+    "missing" is what the models hold and the database lacks; "extra" the reverse.
+    """
+    by_table: dict[str, TableDiff] = {}
+    for d in differences:
+        diff = by_table.setdefault(d.table, TableDiff(table=d.table))
+        label = d.name or ", ".join(d.columns)
+        if d.kind == "add_table":
+            diff.missing = True
+        elif d.kind == "remove_table":
+            diff.unexpected = True
+        elif d.kind == "add_column":
+            diff.missing_columns.append(label)
+        elif d.kind == "remove_column":
+            diff.extra_columns.append(label)
+        elif d.kind.startswith("modify_"):
+            diff.changed_columns.append({"name": label, "change": d.kind, "detail": d.detail})
+        elif d.kind == "add_index":
+            diff.missing_indexes.append(label)
+        elif d.kind == "remove_index":
+            diff.extra_indexes.append(label)
+        elif d.kind.startswith("add_"):
+            diff.missing_constraints.append(label if d.name else d.detail)
+        else:
+            diff.extra_constraints.append(label if d.name else d.detail)
+    return [by_table[name] for name in sorted(by_table)]
+
+
+def subtract(
+    differences: Iterable[Difference], explained: Iterable[Difference]
+) -> list[Difference]:
+    """``differences`` without those ``explained`` has (matched by ``key``)."""
+    keys = {d.key for d in explained}
+    return [d for d in differences if d.key not in keys]
+
+
+def collapse(differences: Iterable[Difference]) -> list[Difference]:
+    """Without the columns and objects of a table that is itself added or removed."""
+    items = list(differences)
+    whole = {(d.table, d.models_ahead) for d in items if d.level == "table"}
+    return [d for d in items if d.level == "table" or (d.table, d.models_ahead) not in whole]
+
+
+def _words(name: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)]
+
+
+def _snake(name: str) -> str:
+    return "_".join(_words(name)) or "schema"
+
+
+def describe_change(differences: Iterable[Difference]) -> str:
+    """A revision message that says what changes: ``add_note_to_orders``,
+    ``add_orders_table``, ``add_stock_tables``; at most 60 characters."""
+    ahead = collapse(d for d in differences if d.models_ahead)
+    kinds = {d.kind for d in ahead}
+    tables = tables_of(ahead)
+    if not ahead:
+        message = "update_schema"
+    elif kinds == {"add_table"} and len(tables) == 1:
+        message = f"add_{_snake(tables[0])}_table"
+    elif kinds == {"add_table"}:
+        split = [_words(name) for name in tables]
+        common = []
+        for words in zip(*split, strict=False):
+            if len(set(words)) != 1:
+                break
+            common.append(words[0])
+        message = f"add_{'_'.join(common) or _snake(tables[0]) + '_and_other'}_tables"
+    elif kinds == {"add_column"} and len(tables) == 1:
+        columns = [_snake(d.name or "") for d in ahead]
+        what = "_and_".join(columns) if len(columns) <= 2 else f"{len(columns)}_columns"
+        message = f"add_{what}_to_{_snake(tables[0])}"
+    elif len(tables) == 1:
+        message = f"update_{_snake(tables[0])}"
+    else:
+        message = f"update_{_snake(tables[0])}_and_{len(tables) - 1}_more"
+    return message[:60].rstrip("_")
