@@ -324,6 +324,10 @@ def diagnose(
         diagnosis_tables = table_diffs(collapse(subtract(target, only_in_revisions)))
     matching = schema.matching if schema else None
     minor = {schema.verdict} if schema and schema.minor and schema.verdict else set()
+    if schema and schema.verdict != MIGRATION_NOT_CREATED and any(d.models_ahead for d in head):
+        # Models ahead only by objects no query fails on: a finding under the verdict.
+        findings.append(MIGRATION_NOT_CREATED)
+        minor.add(MIGRATION_NOT_CREATED)
     migrations = _migrations_evidence(project, replay, models, db, head)
     log = _read_log(log_files, log_max_mib, since_s)
     if log is not None:
