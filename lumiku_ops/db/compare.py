@@ -169,11 +169,13 @@ _INDEX_NAME = re.compile(r'^(CREATE (?:UNIQUE )?INDEX )(?:"(?:[^"]|"")*"|\S+) ON
 _PRIMARY_KEY = re.compile(r"^PRIMARY KEY \((?P<columns>[^)]*)\)(?P<rest>.*)$")
 
 
-def _index_shape(definition: str) -> str:
+def index_shape(definition: str) -> str:
+    """An index definition without its name."""
     return _INDEX_NAME.sub(r"\1ON ", definition)
 
 
-def _constraint_shape(definition: str) -> str:
+def constraint_shape(definition: str) -> str:
+    """A constraint definition with a primary key's columns in one order."""
     primary = _PRIMARY_KEY.match(definition)
     if primary is None:
         return definition
@@ -206,7 +208,7 @@ def shape_differences(
                     else "different"
                 )
                 found.append(f"column `{table}.{name}` {state}")
-        for kind, shape in (("indexes", _index_shape), ("constraints", _constraint_shape)):
+        for kind, shape in (("indexes", index_shape), ("constraints", constraint_shape)):
             wanted = sorted(shape(d) for d in want[kind].values())
             held = sorted(shape(d) for d in have[kind].values())
             for definition in wanted:

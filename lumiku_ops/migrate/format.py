@@ -29,7 +29,11 @@ def format_created(created: MigrationCreated) -> str:
             f"| {indexes[0]}/{indexes[1]} | {keys[0]}/{keys[1]} |"
         )
     verdict = "complete" if created.complete else "INCOMPLETE: review before committing"
-    lines += ["", f"Checklist against the models: {verdict}.", "", "Commit it:", ""]
+    lines += ["", f"Checklist against the models: {verdict}."]
+    if created.only_in_revisions:
+        lines += ["", "Only in the revisions (destructive, not written; --allow-destructive):"]
+        lines += [f"- {item}" for item in created.only_in_revisions]
+    lines += ["", "Commit it:", ""]
     lines += [f"    {command}" for command in git_commands(created)]
     return "\n".join(lines)
 
