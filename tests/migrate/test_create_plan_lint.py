@@ -127,15 +127,16 @@ def test_create_writes_no_drop_unless_allowed(tmp_path: Path) -> None:
         'op.drop_column("users", "legacy_flag")',
     )
     settings = load_settings(migrations_dir=migrations)
-    created = create_migration(settings, cache_dir=tmp_path / "cache")
+    created = create_migration(settings, "add_tables", cache_dir=tmp_path / "cache")
     assert "drop_column" not in created.python_source.split("def downgrade")[0]
     assert "legacy_flag" not in created.python_source
     assert created.only_in_revisions == ["drop column `users.legacy_flag`"]
-    assert created.message == "add_background_tables"  # what changes, not a fixed name
     assert created.complete
     created.path.unlink()
 
-    allowed = create_migration(settings, cache_dir=tmp_path / "cache", allow_destructive=True)
+    allowed = create_migration(
+        settings, "add_tables", cache_dir=tmp_path / "cache", allow_destructive=True
+    )
     upgrade_part = allowed.python_source.split("def downgrade")[0]
     assert 'op.drop_column("users", "legacy_flag")' in upgrade_part
     assert allowed.only_in_revisions == []
@@ -152,7 +153,9 @@ def test_a_failed_create_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(create, "offline_sql", broken)
     with pytest.raises(RuntimeError):
-        create_migration(load_settings(migrations_dir=migrations), cache_dir=tmp_path / "cache")
+        create_migration(
+            load_settings(migrations_dir=migrations), "x", cache_dir=tmp_path / "cache"
+        )
     assert sorted(p.name for p in (migrations / "versions").glob("*.py")) == before
 
 

@@ -33,7 +33,7 @@ def test_models_that_miss_tables_are_refused_and_no_file_is_left(
     )
     before = sorted(p.name for p in inventory.versions.glob("*.py"))
     shadow = ["--shadow-url", inventory.server.base_url]
-    result = inventory.lumiku("migrate", "create", *inventory.project, *shadow)
+    result = inventory.lumiku("migrate", "create", *inventory.project, *shadow, "-m", "x")
     assert result.returncode == 1, result.stdout + result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and "does that module import every model?" in line
