@@ -314,7 +314,7 @@ def diagnose(
     if not db.reachable:
         findings.insert(0, DATABASE_UNREACHABLE)
     else:
-        target = _compare_target(url, project)
+        target = _compare_target(url, project, set(models) | set(replay.head_catalog))
         schema = classify_schema(replay, db, set(models), head, target)
         affected = schema.affected
         if schema.verdict:
@@ -377,11 +377,11 @@ def diagnose(
     )
 
 
-def _compare_target(url: str, project: Project) -> list[Difference]:
-    """Alembic's differences between the models and the target, on a read-only session;
-    tables the project does not count as models are left to ``include_object``."""
+def _compare_target(url: str, project: Project, tables: set[str]) -> list[Difference]:
+    """Alembic's differences between the models and the target's ``tables`` (the model
+    tables and those the revisions create), on a read-only session."""
     with read_only_connection(url) as connection:
-        return compare_models(connection, project)
+        return compare_models(connection, project, tables=tables)
 
 
 def _read_log(

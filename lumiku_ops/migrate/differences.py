@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -180,9 +180,21 @@ def comparison_hooks(
     return include_object, project.hook("include_name")
 
 
-def comparison_options(project: Project) -> dict[str, Any]:
-    """The ``context.configure()`` options of every comparison and of autogenerate."""
+def comparison_options(project: Project, tables: Collection[str] | None = None) -> dict[str, Any]:
+    """The ``context.configure()`` options of every comparison and of autogenerate.
+
+    ``tables`` limits the comparison to those tables (and spares reflecting the others:
+    a target shared with thousands of unrelated tables costs what the models cost).
+    """
     include_object, include_name = comparison_hooks(project)
+    if tables is not None:
+        own_name = include_name
+
+        def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+            if type_ == "table" and name not in tables:
+                return False
+            return own_name is None or bool(own_name(name, type_, parent_names))
+
     options: dict[str, Any] = {
         "include_object": include_object,
         "compare_type": project.compare_type,
@@ -194,17 +206,21 @@ def comparison_options(project: Project) -> dict[str, Any]:
 
 
 def compare_models(
-    connection: Connection, project: Project, metadata: MetaData | None = None
+    connection: Connection,
+    project: Project,
+    metadata: MetaData | None = None,
+    *,
+    tables: Collection[str] | None = None,
 ) -> list[Difference]:
     """Alembic's differences between the project's models and the database on
-    ``connection`` (read only: Alembic reflects, it writes nothing)."""
+    ``connection`` (read only: Alembic reflects, it writes nothing); with ``tables``,
+    only those tables of the database are looked at."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     target = project.metadata() if metadata is None else metadata
-    context = MigrationContext.configure(
-        connection, opts={"target_metadata": target, **comparison_options(project)}
-    )
+    options = comparison_options(project, tables)
+    context = MigrationContext.configure(connection, opts={"target_metadata": target, **options})
     return to_differences(compare_metadata(context, target))
 
 

@@ -151,7 +151,7 @@ def verify_schema(
     where they disagree with the models, the table's ``seed_note`` says so.
     """
     cache = cache_dir or settings.cache_dir
-    models = replay_and_models(settings, cache_dir=cache)[1]
+    replay, models = replay_and_models(settings, cache_dir=cache)
     head = compare_models_with_head(
         settings.project, shadow_url=scratch_server_url(settings), cache_dir=cache
     )
@@ -161,7 +161,8 @@ def verify_schema(
     if not state.reachable:
         raise DatabaseUnreachableError(f"cannot read {mask_url(url)}: {state.error}")
     with read_only_connection(url, purpose="migrate verify") as connection:
-        target = compare_models(connection, settings.project)
+        tables = set(models) | set(replay.head_catalog)
+        target = compare_models(connection, settings.project, tables=tables)
     by_table = {d.table: d for d in table_diffs(collapse(subtract(target, only_in_revisions)))}
     checks = []
     for table in sorted(models):

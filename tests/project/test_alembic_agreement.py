@@ -236,3 +236,12 @@ def test_tables_matching_a_revision_but_one_index_name_it_and_the_rest(
     assert code == 3 and diagnosis["verdict"] == "REVISION_MISMATCH", diagnosis["summary"]
     assert f"alembic stamp {SECOND}" in diagnosis["remedy"]["command"]
     assert "(warehouse_id)" in diagnosis["summary"] and SECOND in diagnosis["summary"]
+
+
+def test_a_table_of_another_application_is_not_drift(inventory: Inventory) -> None:
+    """Only the model tables and those the revisions create are compared (and reflected)."""
+    url = inventory.database(at="head")
+    inventory.execute(url, "CREATE TABLE billing_invoices (id integer PRIMARY KEY)")
+    code, diagnosis = inventory.diagnose(url)
+    assert diagnosis["verdict"] not in SCHEMA_VERDICTS, diagnosis["summary"]
+    assert diagnosis["evidence"]["tables"] == []
