@@ -51,6 +51,9 @@ class Difference:
     columns: tuple[str, ...] = ()
     referred: str | None = None
     detail: str = ""
+    # For ``modify_*``: the value in the database and in the models, as Alembic renders it.
+    database: str | None = None
+    models: str | None = None
 
     @property
     def level(self) -> str:
@@ -135,6 +138,8 @@ def _modification(entry: tuple[Any, ...]) -> Difference:
         (str(column),),
         None,
         f"{what} of column `{table}.{column}` (database: {old}, models: {new})",
+        str(old),
+        str(new),
     )
 
 
@@ -315,7 +320,15 @@ def table_diffs(differences: Iterable[Difference]) -> list[TableDiff]:
         elif d.kind == "remove_column":
             diff.extra_columns.append(label)
         elif d.kind.startswith("modify_"):
-            diff.changed_columns.append({"name": label, "change": d.kind, "detail": d.detail})
+            diff.changed_columns.append(
+                {
+                    "name": label,
+                    "change": d.kind,
+                    "expected": d.models,
+                    "actual": d.database,
+                    "detail": d.detail,
+                }
+            )
         elif d.kind == "add_index":
             diff.missing_indexes.append(label)
         elif d.kind == "remove_index":
