@@ -12,9 +12,11 @@ databases by a key that holds no generated name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -242,6 +244,12 @@ def _key(project: Project, metadata: MetaData) -> str:
         repr((project.compare_type, project.compare_server_default)),
     ):
         digest.update(part.encode())
+    for key in ("include_object", "include_name"):
+        hook = project.hook(key)  # an edited hook must not be answered from the cache
+        source = getattr(sys.modules.get(getattr(hook, "__module__", "")), "__file__", None)
+        if source:
+            with contextlib.suppress(OSError):
+                digest.update(Path(source).read_bytes())
     return f"head-diff-{digest.hexdigest()}"
 
 
