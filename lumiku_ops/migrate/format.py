@@ -125,6 +125,9 @@ def format_schema_verification(verification: SchemaVerification) -> str:
         lines.append(line)
         if check.seed_note:
             lines.append(f"    note: {check.seed_note}")
+    if verification.only_in_revisions:
+        lines += ["", "Only in the revisions (created by them, not in the models; not counted):"]
+        lines += [f"- {d.describe()}" for d in verification.only_in_revisions]
     lines += ["", "PASSED" if verification.passed else "FAILED"]
     return "\n".join(lines)
 

@@ -245,3 +245,14 @@ def test_a_table_of_another_application_is_not_drift(inventory: Inventory) -> No
     code, diagnosis = inventory.diagnose(url)
     assert diagnosis["verdict"] not in SCHEMA_VERDICTS, diagnosis["summary"]
     assert diagnosis["evidence"]["tables"] == []
+
+
+def test_verify_lists_what_only_the_revisions_create(inventory: Inventory) -> None:
+    add_case(inventory, "unique-constraint-excluded-by-a-hook", with_hook=False)
+    url = inventory.database(at="head")
+    database = ["--database-url", url]
+    verified = inventory.lumiku(
+        "migrate", "verify", *inventory.project, *database, *shadow(inventory)
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "- unique constraint on `products` (name)" in verified.stdout
