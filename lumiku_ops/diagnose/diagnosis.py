@@ -307,14 +307,16 @@ def diagnose(
         project, shadow_url=scratch_server_url(settings), cache_dir=cache
     )
     url = resolve_database_url(settings)
-    db = inspect_database(url, models, service_role=service_role)
+    # The revisions' tables too: which revision the database matches counts them all.
+    tables = sorted(set(models) | set(replay.head_catalog))
+    db = inspect_database(url, tables, service_role=service_role)
     diagnosis_tables: list[TableDiff] = []
     affected: list[str] = []
     schema: SchemaFinding | None = None
     if not db.reachable:
         findings.insert(0, DATABASE_UNREACHABLE)
     else:
-        target = _compare_target(url, project, set(models) | set(replay.head_catalog))
+        target = _compare_target(url, project, set(tables))
         schema = classify_schema(replay, db, set(models), head, target)
         affected = schema.affected
         if schema.verdict:

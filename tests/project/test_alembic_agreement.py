@@ -256,3 +256,21 @@ def test_verify_lists_what_only_the_revisions_create(inventory: Inventory) -> No
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "- unique constraint on `products` (name)" in verified.stdout
+
+
+def test_a_table_only_the_revisions_create_does_not_hide_a_pending_revision(
+    inventory: Inventory,
+) -> None:
+    edit(
+        inventory,
+        revision(FIRST),
+        "def upgrade() -> None:\n",
+        "def upgrade() -> None:\n"
+        '    op.create_table("legacy_codes", sa.Column("code", sa.Text(), primary_key=True))\n',
+    )
+    url = inventory.database(at=FIRST)
+    code, diagnosis = inventory.diagnose(url)
+    assert code == 3 and diagnosis["verdict"] == "MIGRATION_NOT_APPLIED", diagnosis["summary"]
+    assert diagnosis["evidence"]["migrations"]["only_in_revisions"] == ["table `legacy_codes`"]
+    checked = inventory.lumiku("check", *inventory.project, *shadow(inventory), "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
