@@ -188,7 +188,7 @@ def classify_schema(
     if not at_head and same_shape(replay.at(recorded), db.catalog, names):
         old, new = replay.at(recorded), replay.head_catalog
         tables = sorted(t for t in names if not same_shape(old, new, [t]))
-        return SchemaFinding(MIGRATION_NOT_APPLIED, tables, matching)
+        return SchemaFinding(MIGRATION_NOT_APPLIED, tables, matching, residual)
     if not residual:
         if not at_head:
             return SchemaFinding(REVISION_MISMATCH, [], matching)
@@ -246,7 +246,7 @@ def _summary(verdict: str, affected: list[str], schema: SchemaFinding | None) ->
         MIGRATION_NOT_CREATED: f"The models define what no revision creates: {objects}.",
         REVISION_MISMATCH: "The version table does not describe the schema "
         f"(the tables match revision {matching or 'none'}); affected: {tables}.",
-        MIGRATION_NOT_APPLIED: f"A revision creates {tables}, but this database is behind.",
+        MIGRATION_NOT_APPLIED: f"A revision creates {objects}, but this database is behind.",
         SCHEMA_PARTIAL: f"Some model tables are missing, matching no revision: {tables}.",
         SCHEMA_DRIFT: f"The database differs from the models and from every revision: {objects}.",
         PERMISSION_DENIED: f"The schema is healthy, but the service's role is denied: {tables}.",
@@ -254,6 +254,8 @@ def _summary(verdict: str, affected: list[str], schema: SchemaFinding | None) ->
         AUTH_REJECTED: "The schema is healthy, but the service refused the token.",
         UNKNOWN_SERVER_ERROR: "The schema is healthy, yet endpoints answer 5xx.",
     }.get(verdict, "The schema matches the models and every endpoint answered.")
+    if verdict == MIGRATION_NOT_APPLIED and not affected and not (schema and schema.objects):
+        text = "Revisions are pending for this database; they change no model table."
     if schema is not None and verdict == schema.verdict:
         if schema.residual:
             text += f" Still different from {matching}: {'; '.join(schema.residual)}."

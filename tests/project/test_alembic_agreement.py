@@ -192,6 +192,9 @@ def test_one_revision_behind_is_not_applied_whatever_the_names(inventory: Invent
     code, diagnosis = inventory.diagnose(url)
     assert code == 3 and diagnosis["verdict"] == "MIGRATION_NOT_APPLIED", diagnosis["summary"]
     assert diagnosis["affected_tables"] == ["stock_levels", "stock_movements"]
+    assert diagnosis["summary"].startswith(
+        "A revision creates table `stock_levels`, table `stock_movements`, but"
+    )
 
 
 def test_a_column_added_by_hand_is_drift_whatever_the_names(inventory: Inventory) -> None:
