@@ -152,9 +152,16 @@ def _destructive(op: ops.MigrateOperation) -> str | None:
 
 
 def _pg_name(table: str, columns: list[str], suffix: str) -> str:
-    """The name PostgreSQL gives an unnamed constraint (``orders_user_id_fkey``)."""
-    name = "_".join([table, *columns, suffix])
-    return name.encode()[:_PG_NAME_BYTES].decode(errors="ignore")
+    """The name PostgreSQL gives an unnamed constraint (``orders_user_id_fkey``): like its
+    ``makeObjectName``, the longer of the table and column parts is cut until it fits."""
+    first, second = table, "_".join(columns)
+    room = _PG_NAME_BYTES - len(suffix) - 1 - (1 if second else 0)
+    while len(first.encode()) + len(second.encode()) > room:
+        if len(first.encode()) >= len(second.encode()):
+            first = first[:-1]
+        else:
+            second = second[:-1]
+    return "_".join(part for part in (first, second, suffix) if part)
 
 
 def _name_unnamed(op: ops.MigrateOperation) -> None:

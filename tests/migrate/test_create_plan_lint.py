@@ -179,3 +179,13 @@ def test_an_unnamed_constraint_gets_the_name_postgresql_gives_it() -> None:
         "orders_code_shop_key",
         "orders_user_id_fkey",
     ]
+
+
+def test_a_long_unnamed_constraint_is_cut_as_postgresql_cuts_it() -> None:
+    from lumiku_ops.migrate.create import _pg_name
+
+    # PostgreSQL (15, checked) names `ALTER TABLE <this table> ADD UNIQUE (some_column_name,
+    # other_column)` exactly so: the longer part is cut, the suffix kept.
+    table = "a_very_long_table_name_for_testing_postgresql_truncation_rules"
+    name = _pg_name(table, ["some_column_name", "other_column"], "key")
+    assert name == "a_very_long_table_name_for_te_some_column_name_other_column_key"
