@@ -125,8 +125,15 @@ def _object(kind: str, obj: Any) -> Difference:
     return Difference(kind, table, name, columns, None, label)
 
 
+def _rendered(value: Any) -> str:
+    """A type, a nullability or a server default (a ``DefaultClause`` around SQL text)."""
+    argument = getattr(value, "arg", value)
+    return str(getattr(argument, "text", argument))
+
+
 def _modification(entry: tuple[Any, ...]) -> Difference:
-    kind, _schema, table, column, _existing, old, new = entry
+    kind, _schema, table, column, _existing, before, after = entry
+    old, new = _rendered(before), _rendered(after)
     what = {
         "modify_type": "type",
         "modify_nullable": "nullability",
@@ -140,8 +147,8 @@ def _modification(entry: tuple[Any, ...]) -> Difference:
         (str(column),),
         None,
         f"{what} of column `{table}.{column}` (database: {old}, models: {new})",
-        str(old),
-        str(new),
+        old,
+        new,
     )
 
 
