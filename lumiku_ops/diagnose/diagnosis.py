@@ -233,7 +233,9 @@ def _migrations_evidence(
         "pending": pending,
         "created_by": {table: creators.get(table) for table in sorted(models)},
         "uncaptured_by_revisions": [d.describe() for d in collapse(head) if d.models_ahead],
-        "only_in_revisions": [d.describe() for d in collapse(head) if not d.models_ahead],
+        # Alembic's differences with the head, one per operation, as `alembic check` lists them.
+        "uncaptured": [d.to_dict() for d in head if d.models_ahead],
+        "only_in_revisions": [d.to_dict() for d in head if not d.models_ahead],
     }
 
 

@@ -9,6 +9,8 @@ PostgreSQL, a unique constraint the project's ``include_object`` leaves out).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.project.conftest import FIRST, SCHEMA_VERDICTS, SECOND, Inventory, as_json
@@ -129,6 +131,7 @@ def test_what_alembic_does_not_count_is_no_difference(inventory: Inventory, case
     code, diagnosis = inventory.diagnose(url)
     assert diagnosis["verdict"] not in SCHEMA_VERDICTS, diagnosis["summary"]
     assert diagnosis["evidence"]["migrations"]["uncaptured_by_revisions"] == []
+    assert diagnosis["evidence"]["migrations"]["uncaptured"] == []
 
     database = ["--database-url", url]
     verified = inventory.lumiku(
@@ -274,6 +277,43 @@ def test_a_table_only_the_revisions_create_does_not_hide_a_pending_revision(
     url = inventory.database(at=FIRST)
     code, diagnosis = inventory.diagnose(url)
     assert code == 3 and diagnosis["verdict"] == "MIGRATION_NOT_APPLIED", diagnosis["summary"]
-    assert diagnosis["evidence"]["migrations"]["only_in_revisions"] == ["table `legacy_codes`"]
+    (only,) = diagnosis["evidence"]["migrations"]["only_in_revisions"]
+    assert (only["kind"], only["table"]) == ("remove_table", "legacy_codes")
     checked = inventory.lumiku("check", *inventory.project, *shadow(inventory), "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_uncaptured_is_exactly_what_alembic_check_reports(inventory: Inventory) -> None:
+    """The measure of item 2: the same operations, through the same hooks, on a database at
+    the head (plus the noise of a foreign key named differently, which neither counts)."""
+    add_case(inventory, "fk-named-differently")
+    inventory.add_product_column()
+    anchor = "    sku: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)\n"
+    edit(
+        inventory,
+        "inventory_app/models.py",
+        anchor,
+        anchor.replace("unique=True", "unique=True, index=True"),
+    )
+    url = inventory.database(at="head")
+    plain = inventory.alembic(url, "check")
+    # The message is logged, then repeated after FAILED: a set of operation names.
+    reported = re.findall(r"\('(add_\w+|remove_\w+|modify_\w+)'", plain.stdout + plain.stderr)
+    # unique=True, index=True: a unique index replaces the unique constraint.
+    expected = ["add_column", "add_index", "remove_constraint"]
+    assert plain.returncode != 0 and sorted(set(reported)) == expected, plain.stderr
+
+    code, diagnosis = inventory.diagnose(url)
+    ours = diagnosis["evidence"]["migrations"]["uncaptured"]
+    assert sorted((d["kind"], d["table"], d["name"]) for d in ours) == [
+        ("add_column", "products", "reorder_point"),
+        ("add_index", "products", "ix_products_sku"),
+    ]
+    (only,) = diagnosis["evidence"]["migrations"]["only_in_revisions"]
+    assert (only["kind"], only["table"], only["columns"]) == (
+        "remove_constraint",
+        "products",
+        ["sku"],
+    )
+    checked = as_json(inventory.lumiku("check", *inventory.project, *shadow(inventory), "--json"))
+    assert checked["uncaptured"] == ours
