@@ -39,11 +39,10 @@ from lumiku_ops.diagnose.verdicts import (
 )
 from lumiku_ops.logs.linking import LogEvidence, link_errors, model_classes, read_log_events
 from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, MIB, check_readable
+from lumiku_ops.migrate.comparison import compare_models, compare_models_with_head
 from lumiku_ops.migrate.differences import (
     Difference,
     collapse,
-    compare_models,
-    compare_models_with_head,
     describe,
     describe_change,
     subtract,

@@ -26,12 +26,8 @@ from lumiku_ops.db.compare import constraint_shape, index_shape, shape_differenc
 from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.differences import (
-    Difference,
-    compare_models_with_head,
-    describe_change,
-    tables_of,
-)
+from lumiku_ops.migrate.comparison import compare_models_with_head
+from lumiku_ops.migrate.differences import Difference, describe_change, tables_of
 from lumiku_ops.migrate.revisions import next_revision_id
 from lumiku_ops.migrate.runner import offline_sql, script_directory
 from lumiku_ops.migrate.shadow import replay_and_models

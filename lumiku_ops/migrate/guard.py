@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lumiku_ops.db.scratch import scratch_server_url
-from lumiku_ops.migrate.differences import Difference, collapse, compare_models_with_head, describe
+from lumiku_ops.migrate.comparison import compare_models_with_head
+from lumiku_ops.migrate.differences import Difference, collapse, describe
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import replay_and_models

@@ -87,7 +87,7 @@ def _run(
     options: dict[str, Any] = {"transaction_per_migration": False}
     if autogenerate:
         # The same comparison as check and diagnose: the project's hooks and switches.
-        from lumiku_ops.migrate.differences import comparison_options
+        from lumiku_ops.migrate.comparison import comparison_options
 
         options.update(target_metadata=project.metadata(), **comparison_options(project))
     with EnvironmentContext(config, scripts, fn=picker, **environment) as context:

@@ -14,14 +14,8 @@ from lumiku_ops.db.reader import inspect_database, read_only_connection, read_re
 from lumiku_ops.db.scratch import scratch_server_url
 from lumiku_ops.errors import DatabaseUnreachableError, database_reason
 from lumiku_ops.migrate.audit import AuditRecord, read_audit
-from lumiku_ops.migrate.differences import (
-    Difference,
-    collapse,
-    compare_models,
-    compare_models_with_head,
-    subtract,
-    table_diffs,
-)
+from lumiku_ops.migrate.comparison import compare_models, compare_models_with_head
+from lumiku_ops.migrate.differences import Difference, collapse, subtract, table_diffs
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import replay_and_models
