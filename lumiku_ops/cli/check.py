@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import click
+
 from lumiku_ops.cli.base import (
     cli,
     database_url_option,
@@ -23,12 +25,18 @@ format_check = lazy("lumiku_ops.migrate.format", "format_check")
 @migrations_option
 @shadow_url_option
 @database_url_option
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also fail on objects the revisions create and the models lack.",
+)
 @json_option
 def check(
     project_dir: str | None,
     migrations_dir: str | None,
     shadow_url: str | None,
     database_url: str | None,
+    strict: bool,
     as_json: bool,
 ) -> int:
     """Fail if models lack a revision, heads fork, files are untracked, or a DB lags."""
@@ -38,5 +46,7 @@ def check(
         shadow_url=shadow_url,
         database_url=database_url,
     )
-    result = check_project(settings, check_database=settings.database_url is not None)
+    result = check_project(
+        settings, check_database=settings.database_url is not None, strict=strict
+    )
     return emit(result, as_json=as_json, render=format_check, ok=result.passed)

@@ -98,21 +98,34 @@ def migrate() -> None:
 
 @migrate.command()
 @click.option(
-    "--message", "-m", required=True, help="Revision message, e.g. add_background_remover_models."
+    "--message",
+    "-m",
+    default=None,
+    help="Revision message (default: what changes, e.g. add_note_to_orders).",
+)
+@click.option(
+    "--allow-destructive",
+    is_flag=True,
+    help="Also write drops, renames and narrowing type changes (listed, not written, without).",
 )
 @project_option
 @migrations_option
 @shadow_url_option
 @json_option
 def create(
-    message: str,
+    message: str | None,
+    allow_destructive: bool,
     project_dir: str | None,
     migrations_dir: str | None,
     shadow_url: str | None,
     as_json: bool,
 ) -> int:
     """Autogenerate a revision from the models against a shadow database."""
-    result = create_migration(_settings(None, project_dir, migrations_dir, shadow_url), message)
+    result = create_migration(
+        _settings(None, project_dir, migrations_dir, shadow_url),
+        message,
+        allow_destructive=allow_destructive,
+    )
     return emit(result, as_json=as_json, render=format_created, ok=result.complete)
 
 

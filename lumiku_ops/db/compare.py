@@ -162,3 +162,64 @@ def find_look_alikes(connection: Connection, model_tables: Iterable[str]) -> lis
             elif name != model and variants & variants_of_name:
                 found.append(LookAlike(model, schema, name, "same name ignoring case and _"))
     return sorted(found, key=lambda item: (item.model_table, item.schema, item.name))
+
+
+# "CREATE UNIQUE INDEX name ON public.t USING btree (c)": the name is the only noise.
+_INDEX_NAME = re.compile(r'^(CREATE (?:UNIQUE )?INDEX )(?:"(?:[^"]|"")*"|\S+) ON ')
+_PRIMARY_KEY = re.compile(r"^PRIMARY KEY \((?P<columns>[^)]*)\)(?P<rest>.*)$")
+
+
+def index_shape(definition: str) -> str:
+    """An index definition without its name."""
+    return _INDEX_NAME.sub(r"\1ON ", definition)
+
+
+def constraint_shape(definition: str) -> str:
+    """A constraint definition with a primary key's columns in one order."""
+    primary = _PRIMARY_KEY.match(definition)
+    if primary is None:
+        return definition
+    columns = sorted(c.strip() for c in primary.group("columns").split(","))
+    return f"PRIMARY KEY ({', '.join(columns)}){primary.group('rest')}"
+
+
+def shape_differences(
+    expected: TableCatalog, actual: TableCatalog, tables: Iterable[str]
+) -> list[str]:
+    """What differs between two real catalogs, with no name noise: indexes and
+    constraints compared by definition (PostgreSQL's own rendering) without their names,
+    a primary key's columns in any order. One line per differing object."""
+    found: list[str] = []
+    for table in sorted(set(tables)):
+        want, have = expected.get(table), actual.get(table)
+        if want is None or have is None:
+            if want is not None or have is not None:
+                where = "missing" if have is None else "not expected"
+                found.append(f"table `{table}` {where}")
+            continue
+        columns, present = _keyed(want["columns"]), _keyed(have["columns"])
+        for name in sorted(set(columns) | set(present)):
+            if columns.get(name) != present.get(name):
+                state = (
+                    "missing"
+                    if name not in present
+                    else "not expected"
+                    if name not in columns
+                    else "different"
+                )
+                found.append(f"column `{table}.{name}` {state}")
+        for kind, shape in (("indexes", index_shape), ("constraints", constraint_shape)):
+            wanted = sorted(shape(d) for d in want[kind].values())
+            held = sorted(shape(d) for d in have[kind].values())
+            for definition in wanted:
+                if definition in held:
+                    held.remove(definition)
+                else:
+                    found.append(f"`{table}`: {definition} missing")
+            found.extend(f"`{table}`: {definition} not expected" for definition in held)
+    return found
+
+
+def same_shape(expected: TableCatalog, actual: TableCatalog, tables: Iterable[str]) -> bool:
+    """True when ``tables`` hold the same objects in both catalogs, whatever their names."""
+    return not shape_differences(expected, actual, tables)

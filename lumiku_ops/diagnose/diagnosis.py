@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from lumiku_ops.db.catalog import TableCatalog
-from lumiku_ops.db.compare import TableDiff, compare_catalogs, same_tables
+from lumiku_ops.db.compare import TableDiff
 from lumiku_ops.db.connect import resolve_database_url
-from lumiku_ops.db.reader import DatabaseState, inspect_database
+from lumiku_ops.db.reader import DatabaseState, inspect_database, read_only_connection
+from lumiku_ops.db.scratch import scratch_server_url
 from lumiku_ops.diagnose.chain import denied_grants, verdict_chain
+from lumiku_ops.diagnose.schema import SchemaFinding, classify_schema
 from lumiku_ops.diagnose.verdicts import (
     API_UNREACHABLE,
     AUTH_REJECTED,
@@ -44,6 +46,15 @@ from lumiku_ops.logs.linking import (
     read_log_events,
 )
 from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, check_max_mib, check_readable
+from lumiku_ops.migrate.comparison import compare_models, compare_models_with_head
+from lumiku_ops.migrate.differences import (
+    Difference,
+    collapse,
+    describe,
+    describe_change,
+    subtract,
+    table_diffs,
+)
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import MigrationReplay, replay_and_models
@@ -106,47 +117,12 @@ def _http_findings(exchanges: Sequence[Exchange]) -> list[str]:
     return findings
 
 
-def _matching_revision(
-    replay: MigrationReplay, catalog: TableCatalog, names: set[str]
-) -> str | None:
-    """The newest revision (or ``base``) whose catalog the database has exactly."""
-    for revision in reversed(replay.order):
-        if same_tables(replay.at(revision), catalog, names):
-            return revision
-    return "base" if same_tables({}, catalog, names) else None
-
-
-def classify_schema(
-    models: TableCatalog, replay: MigrationReplay, db: DatabaseState
-) -> tuple[str | None, list[str], str | None]:
-    """The schema verdict (or ``None`` when the schema is healthy), affected tables, and the
-    revision the database's tables really match."""
-    names = set(models) | set(replay.head_catalog)
-    uncaptured = compare_catalogs(models, replay.head_catalog, names)
-    if uncaptured:
-        return MIGRATION_NOT_CREATED, [d.table for d in uncaptured], None
-    recorded = db.recorded_revision
-    differing = [d.table for d in compare_catalogs(models, db.catalog, names)]
-    matching = _matching_revision(replay, db.catalog, names)
-    if recorded is not None and recorded not in replay.catalogs:
-        return REVISION_MISMATCH, differing, matching
-    at_head = recorded in replay.heads
-    if not differing:
-        return (None, [], matching) if at_head else (REVISION_MISMATCH, [], matching)
-    if not at_head and same_tables(replay.at(recorded), db.catalog, names):
-        pending = compare_catalogs(replay.at(recorded), replay.head_catalog, names)
-        return MIGRATION_NOT_APPLIED, [d.table for d in pending], matching
-    if matching is not None:
-        return REVISION_MISMATCH, differing, matching
-    present = [name for name in models if name in db.catalog]
-    missing = sorted(name for name in models if name not in db.catalog)
-    if present and missing:
-        return SCHEMA_PARTIAL, missing, None
-    return SCHEMA_DRIFT, differing, None
-
-
 def _migrations_evidence(
-    project: Project, replay: MigrationReplay, models: TableCatalog, db: DatabaseState
+    project: Project,
+    replay: MigrationReplay,
+    models: TableCatalog,
+    db: DatabaseState,
+    head: Sequence[Difference],
 ) -> dict[str, Any]:
     scripts = script_directory(project)
     migrations_dir = project.migrations_dir
@@ -163,27 +139,39 @@ def _migrations_evidence(
         "recorded_revision": recorded,
         "pending": pending,
         "created_by": {table: creators.get(table) for table in sorted(models)},
-        "uncaptured_by_revisions": [
-            d.summary() for d in compare_catalogs(models, replay.head_catalog)
-        ],
+        "uncaptured_by_revisions": [d.describe() for d in collapse(head) if d.models_ahead],
+        # Alembic's differences with the head, one per operation, as `alembic check` lists them.
+        "uncaptured": [d.to_dict() for d in head if d.models_ahead],
+        "only_in_revisions": [d.to_dict() for d in head if not d.models_ahead],
     }
 
 
-def _summary(verdict: str, affected: list[str], matching: str | None) -> str:
+def _summary(verdict: str, affected: list[str], schema: SchemaFinding | None) -> str:
     tables = ", ".join(affected) if affected else "none"
-    return {
+    matching = schema.matching if schema else None
+    objects = describe(schema.objects) if schema and schema.objects else tables
+    text = {
         DATABASE_UNREACHABLE: "The database did not answer; the schema could not be checked.",
-        MIGRATION_NOT_CREATED: f"The models define tables no revision creates: {tables}.",
+        MIGRATION_NOT_CREATED: f"The models define what no revision creates: {objects}.",
         REVISION_MISMATCH: "The version table does not describe the schema "
         f"(the tables match revision {matching or 'none'}); affected: {tables}.",
-        MIGRATION_NOT_APPLIED: f"A revision creates {tables}, but this database is behind.",
+        MIGRATION_NOT_APPLIED: f"A revision creates {objects}, but this database is behind.",
         SCHEMA_PARTIAL: f"Some model tables are missing, matching no revision: {tables}.",
-        SCHEMA_DRIFT: f"Model tables differ from the models: {tables}.",
+        SCHEMA_DRIFT: f"The database differs from the models and from every revision: {objects}.",
         PERMISSION_DENIED: f"The schema is healthy, but the service's role is denied: {tables}.",
         API_UNREACHABLE: "The schema is healthy, but the service did not answer.",
         AUTH_REJECTED: "The schema is healthy, but the service refused the token.",
         UNKNOWN_SERVER_ERROR: "The schema is healthy, yet endpoints answer 5xx.",
     }.get(verdict, "The schema matches the models and every endpoint answered.")
+    if verdict == MIGRATION_NOT_APPLIED and not affected and not (schema and schema.objects):
+        text = "Revisions are pending for this database; they change no model table."
+    if schema is not None and verdict == schema.verdict:
+        if schema.residual:
+            text += f" Still different from {matching}: {'; '.join(schema.residual)}."
+        if schema.minor:
+            s = "these differences" if len(schema.objects) > 1 else "this difference"
+            text += f" No query fails because of {s}."
+    return text
 
 
 def diagnose(
@@ -226,24 +214,38 @@ def diagnose(
         probe(settings.api_url, "GET", path, settings.token, timeout_s=5.0) for path in paths
     ]
     findings = _http_findings(exchanges)
-    replay, models = replay_and_models(settings, cache_dir=cache_dir)
+    cache = cache_dir or settings.cache_dir
+    replay, models = replay_and_models(settings, cache_dir=cache)
+    head = compare_models_with_head(
+        project, shadow_url=scratch_server_url(settings), cache_dir=cache
+    )
     metadata = project.metadata()
     schemas = {t: s for t, s in model_schemas(metadata).items() if s != "public"}
-    db = inspect_database(
-        resolve_database_url(settings), models, service_role=service_role, schemas=schemas
-    )
+    url = resolve_database_url(settings)
+    # The revisions' tables too: which revision the database matches counts them all.
+    tables = sorted(set(models) | set(replay.head_catalog))
+    db = inspect_database(url, tables, service_role=service_role, schemas=schemas)
     diagnosis_tables: list[TableDiff] = []
     affected: list[str] = []
-    matching: str | None = None
-    schema_verdict: str | None = None
+    schema: SchemaFinding | None = None
     if not db.reachable:
         findings.insert(0, DATABASE_UNREACHABLE)
     else:
-        schema_verdict, affected, matching = classify_schema(models, replay, db)
-        if schema_verdict:
-            findings.insert(0, schema_verdict)
-        diagnosis_tables = compare_catalogs(models, db.catalog)
-    migrations = _migrations_evidence(project, replay, models, db)
+        target = _compare_target(url, project, set(tables))
+        schema = classify_schema(replay, db, set(models), head, target)
+        affected = schema.affected
+        if schema.verdict:
+            findings.insert(0, schema.verdict)
+        # What the head explains as "only in the revisions" is no difference here.
+        only_in_revisions = [d for d in head if not d.models_ahead]
+        diagnosis_tables = table_diffs(collapse(subtract(target, only_in_revisions)))
+    matching = schema.matching if schema else None
+    minor = {schema.verdict} if schema and schema.minor and schema.verdict else set()
+    if schema and schema.verdict != MIGRATION_NOT_CREATED and any(d.models_ahead for d in head):
+        # Models ahead only by objects no query fails on: a finding under the verdict.
+        findings.append(MIGRATION_NOT_CREATED)
+        minor.add(MIGRATION_NOT_CREATED)
+    migrations = _migrations_evidence(project, replay, models, db, head)
     log = _read_log(log_files, max_bytes, since_s)
     if log is not None:
         events, log.lines_read = read_log_events(
@@ -259,14 +261,14 @@ def diagnose(
             schemas=schemas,
         )
     denials = denied_grants(log.errors if log else [], db.privileges, db.owners)
-    if db.reachable and schema_verdict is None and denials.tables:
-        # Only on a healthy schema: a missing table explains a 500 before any privilege.
+    if db.reachable and (schema is None or not schema.verdict or minor) and denials.tables:
+        # A missing table explains a 500 before any privilege; a missing index does not.
         findings.insert(0, PERMISSION_DENIED)
         affected = denials.tables
-    if findings and findings[0] != UNKNOWN_SERVER_ERROR and findings[0] not in _http_only:
+    if any(f not in (UNKNOWN_SERVER_ERROR, *_http_only) and f not in minor for f in findings):
         # A schema (or database) finding explains the 500s; they are not "unknown".
         findings = [f for f in findings if f != UNKNOWN_SERVER_ERROR]
-    verdict = strongest(findings)
+    verdict = strongest(findings, minor=minor)
     if verdict in (API_UNREACHABLE, AUTH_REJECTED, UNKNOWN_SERVER_ERROR):
         affected = []
     return Diagnosis(
@@ -276,13 +278,15 @@ def diagnose(
             verdict,
             affected=sorted(affected),
             migrations_flag=_project_flags(settings),
-            matching_revision=matching if matching != "base" else "base",
+            matching_revision=matching,
             grants=denials.grants,
             owner_only=denials.owner_only,
             owner_command=denials.owner_command,
+            message=describe_change(schema.objects) if schema and schema.objects else None,
+            residual=schema.residual if schema else (),
         ),
         findings=findings,
-        summary=_summary(verdict, sorted(affected), matching),
+        summary=_summary(verdict, sorted(affected), schema),
         http=exchanges,
         database=db,
         table_diffs=diagnosis_tables,
@@ -291,6 +295,13 @@ def diagnose(
         log=log,
         chain=verdict_chain(verdict, sorted(affected), log.errors if log else []),
     )
+
+
+def _compare_target(url: str, project: Project, tables: set[str]) -> list[Difference]:
+    """Alembic's differences between the models and the target's ``tables`` (the model
+    tables and those the revisions create), on a read-only session."""
+    with read_only_connection(url) as connection:
+        return compare_models(connection, project, tables=tables)
 
 
 def _read_log(

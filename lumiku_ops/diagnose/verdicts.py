@@ -16,6 +16,10 @@ Precedence, highest first, when several conditions hold at once:
 8. ``API_UNREACHABLE``, 9. ``AUTH_REJECTED``, 10. ``UNKNOWN_SERVER_ERROR`` (500s with a
    healthy schema), and 11. ``HEALTHY``.
 
+A schema verdict that rests only on differences no query can fail on (an index, a
+constraint, a foreign key, a server default) is *minor*: it ranks just below
+``PERMISSION_DENIED``, so it never hides a verdict that explains 500s.
+
 Schema verdicts rank above HTTP ones because they are causes and HTTP failures symptoms:
 a 500 from a missing table is explained by the table, whatever else the API does.
 """
@@ -23,7 +27,7 @@ a 500 from a missing table is explained by the table, whatever else the API does
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 DATABASE_UNREACHABLE = "DATABASE_UNREACHABLE"
@@ -53,9 +57,18 @@ PRECEDENCE = (
 )
 
 
-def strongest(findings: Sequence[str]) -> str:
-    """The verdict that wins among ``findings`` (``HEALTHY`` when there are none)."""
-    return min(findings, key=PRECEDENCE.index) if findings else HEALTHY
+def strongest(findings: Sequence[str], *, minor: Collection[str] = ()) -> str:
+    """The verdict that wins among ``findings`` (``HEALTHY`` when there are none).
+
+    Findings in ``minor`` rank just below ``PERMISSION_DENIED``, whatever their name.
+    """
+
+    def rank(finding: str) -> float:
+        if finding in minor:
+            return PRECEDENCE.index(PERMISSION_DENIED) + 0.5
+        return PRECEDENCE.index(finding)
+
+    return min(findings, key=rank) if findings else HEALTHY
 
 
 @dataclass(frozen=True)
@@ -92,13 +105,19 @@ def remedy_for(
     grants: Sequence[str] = (),
     owner_only: Sequence[str] = (),
     owner_command: str = "SET ROLE <the table's owner>;",
+    message: str | None = None,
+    residual: Sequence[str] = (),
 ) -> Remedy:
-    """The remedy for ``verdict``; commands read DATABASE_URL and LUMIKU_TOKEN from the env."""
+    """The remedy for ``verdict``; commands read DATABASE_URL and LUMIKU_TOKEN from the env.
+
+    ``message`` is the new revision's message (default: from the affected tables);
+    ``residual`` what still differs from ``matching_revision`` (a near match).
+    """
     m = migrations_flag
     if verdict == MIGRATION_NOT_CREATED:
         return Remedy(
             "02_create_migration",
-            f"lumiku-ops migrate create --message {suggest_message(affected)}{m}",
+            f"lumiku-ops migrate create --message {message or suggest_message(affected)}{m}",
             "Autogenerate the missing revision from the models, review it, commit it, apply it.",
         )
     if verdict == MIGRATION_NOT_APPLIED:
@@ -109,11 +128,17 @@ def remedy_for(
         )
     if verdict == REVISION_MISMATCH:
         target = matching_revision or "<revision matching the schema>"
+        rest = (
+            f" The schema still differs from {target} in: {'; '.join(residual)}; fix that with "
+            "a reviewed corrective revision or by hand, then run `lumiku-ops migrate verify`."
+            if residual
+            else ""
+        )
         return Remedy(
             "03_apply_migration",
             f"alembic stamp {target} && lumiku-ops migrate apply --confirm{m}",
             f"The version table does not describe the schema, which matches revision {target}: "
-            "record that revision (stamp), then apply what is really pending.",
+            "record that revision (stamp), then apply what is really pending." + rest,
         )
     if verdict == SCHEMA_PARTIAL:
         return Remedy(

@@ -2,7 +2,10 @@
 
 The comparison runs against a shadow database replayed from the existing revisions, never
 against the target, so the new revision holds exactly what the models add to the history
-(and nothing from whatever state a real database drifted into).
+(and nothing from whatever state a real database drifted into). It is Alembic's own
+autogenerate, with the project's comparison hooks and switches, made safe by default: no
+drop, rename or narrowing type change is written unless asked for (those are listed as
+"only in the revisions"), and every constraint it adds has a name, so ``downgrade()`` runs.
 """
 
 from __future__ import annotations
@@ -14,19 +17,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alembic.operations import ops
 from alembic.operations.ops import MigrationScript
+from sqlalchemy import BigInteger, Integer, MetaData, SmallInteger, String, Text
 
 from lumiku_ops.db.catalog import TableCatalog
-from lumiku_ops.db.compare import compare_table
+from lumiku_ops.db.compare import constraint_shape, index_shape, shape_differences
 from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.migrate import runner
+from lumiku_ops.migrate.comparison import compare_models_with_head
+from lumiku_ops.migrate.differences import Difference, describe_change, tables_of
 from lumiku_ops.migrate.revisions import next_revision_id
 from lumiku_ops.migrate.runner import offline_sql, script_directory
 from lumiku_ops.migrate.shadow import replay_and_models
+from lumiku_ops.project import Project
 from lumiku_ops.settings import Settings
 
 _MESSAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,59}$")
+_PG_NAME_BYTES = 63
 
 
 @dataclass
@@ -40,6 +49,8 @@ class MigrationCreated:
     python_source: str
     sql: str
     checklist: list[dict[str, Any]] = field(default_factory=list)
+    # Drops, renames and narrowing type changes left out (without --allow-destructive).
+    only_in_revisions: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -55,53 +66,171 @@ class MigrationCreated:
             "path": str(self.path),
             "complete": self.complete,
             "checklist": self.checklist,
+            "only_in_revisions": self.only_in_revisions,
             "python_source": self.python_source,
             "sql": self.sql,
         }
 
 
-def build_checklist(models: TableCatalog, migrated: TableCatalog) -> list[dict[str, Any]]:
-    """One row per model table: does the replayed history give it every column, index, key?"""
+def build_checklist(
+    models: TableCatalog, migrated: TableCatalog, uncaptured: list[Difference] | None = None
+) -> list[dict[str, Any]]:
+    """One row per model table: does the replayed history give it every column, index, key?
+
+    Indexes and keys count by definition, not by name. ``uncaptured`` (Alembic's
+    differences between the models and the new head) decides ``ok``; without it, the
+    catalogs do.
+    """
+    missing = set(tables_of(uncaptured)) if uncaptured is not None else None
     rows = []
     for table in sorted(models):
         want, have = models[table], migrated.get(table)
         columns = {c["name"] for c in want["columns"]}
         present_columns = {c["name"] for c in have["columns"]} if have else set()
-        indexes = {
-            name: bool(have and have["indexes"].get(name) == d)
-            for name, d in want["indexes"].items()
-        }
-        keys = {
-            name: bool(have and have["constraints"].get(name) == d)
-            for name, d in want["constraints"].items()
-        }
+        indexes = {index_shape(d) for d in have["indexes"].values()} if have else set()
+        keys = {constraint_shape(d) for d in have["constraints"].values()} if have else set()
+        if missing is not None:
+            ok = have is not None and table not in missing
+        else:
+            ok = have is not None and not shape_differences({table: want}, migrated, [table])
         rows.append(
             {
                 "table": table,
                 "exists": have is not None,
                 "columns": f"{len(columns & present_columns)}/{len(columns)}",
-                "indexes": indexes,
-                "constraints": keys,
-                # By name, not position: ADD COLUMN appends, wherever the model declares it.
-                "ok": have is not None and compare_table(table, want, have).is_clean,
+                "indexes": {n: index_shape(d) in indexes for n, d in want["indexes"].items()},
+                "constraints": {
+                    n: constraint_shape(d) in keys for n, d in want["constraints"].items()
+                },
+                "ok": ok,
             }
         )
     return rows
 
 
+def _integer_width(type_: Any) -> int | None:
+    for width, kind in enumerate((SmallInteger, BigInteger, Integer)):
+        if isinstance(type_, kind):
+            return (0, 2, 1)[width]
+    return None
+
+
+def _widens(old: Any, new: Any) -> bool:
+    """True for a type change that loses nothing: a longer or unbounded string, a string to
+    text, a wider integer."""
+    if isinstance(old, String) and isinstance(new, Text):
+        return True
+    if isinstance(old, String) and type(new) is type(old) and not isinstance(old, Text):
+        return new.length is None or (old.length is not None and new.length >= old.length)
+    before, after = _integer_width(old), _integer_width(new)
+    return before is not None and after is not None and after >= before
+
+
+def _destructive(op: ops.MigrateOperation) -> str | None:
+    """Why ``op`` could lose data (a drop, a rename, a narrowing type change), or None."""
+    if isinstance(op, ops.DropTableOp):
+        return f"drop table `{op.table_name}`"
+    if isinstance(op, ops.DropColumnOp):
+        return f"drop column `{op.table_name}.{op.column_name}`"
+    if isinstance(op, ops.DropIndexOp):
+        return f"drop index `{op.index_name}` on `{op.table_name}`"
+    if isinstance(op, ops.DropConstraintOp):
+        return f"drop constraint `{op.constraint_name}` on `{op.table_name}`"
+    if isinstance(op, ops.AlterColumnOp):
+        if op.modify_name is not None:
+            return f"rename column `{op.table_name}.{op.column_name}` to `{op.modify_name}`"
+        if op.modify_type is not None and not _widens(op.existing_type, op.modify_type):
+            return (
+                f"change the type of column `{op.table_name}.{op.column_name}` "
+                f"from {op.existing_type} to {op.modify_type}"
+            )
+    return None
+
+
+def _pg_name(table: str, columns: list[str], suffix: str) -> str:
+    """The name PostgreSQL gives an unnamed constraint (``orders_user_id_fkey``): like its
+    ``makeObjectName``, the longer of the table and column parts is cut until it fits."""
+    first, second = table, "_".join(columns)
+    room = _PG_NAME_BYTES - len(suffix) - 1 - (1 if second else 0)
+    while len(first.encode()) + len(second.encode()) > room:
+        if len(first.encode()) >= len(second.encode()):
+            first = first[:-1]
+        else:
+            second = second[:-1]
+    return "_".join(part for part in (first, second, suffix) if part)
+
+
+def _name_unnamed(op: ops.MigrateOperation) -> None:
+    """Give an unnamed added constraint or index the name PostgreSQL would give it, so the
+    downgrade can drop it by name (the metadata's naming convention names the others)."""
+    if isinstance(op, ops.CreateForeignKeyOp) and op.constraint_name is None:
+        op.constraint_name = _pg_name(op.source_table, list(op.local_cols), "fkey")
+    elif isinstance(op, ops.CreateUniqueConstraintOp) and op.constraint_name is None:
+        op.constraint_name = _pg_name(op.table_name, list(op.columns), "key")
+    elif isinstance(op, ops.CreateCheckConstraintOp) and op.constraint_name is None:
+        op.constraint_name = _pg_name(op.table_name, [], "check")
+    elif isinstance(op, ops.CreateIndexOp) and op.index_name is None:
+        columns = [str(getattr(c, "name", c)) for c in op.columns]
+        op.index_name = _pg_name(op.table_name, columns, "idx")
+
+
+def _filter(container: ops.OpContainer, allow_destructive: bool, skipped: list[str]) -> None:
+    kept: list[ops.MigrateOperation] = []
+    for op in container.ops:
+        if isinstance(op, ops.OpContainer):
+            _filter(op, allow_destructive, skipped)
+            if op.is_empty():
+                continue
+        else:
+            reason = _destructive(op)
+            if reason is not None and not allow_destructive:
+                skipped.append(reason)
+                continue
+            _name_unnamed(op)
+        kept.append(op)
+    container.ops = kept
+
+
+def _refuse_models_missing_tables(
+    project: Project, metadata: MetaData, head: list[Difference], allow_destructive: bool
+) -> None:
+    """An empty MetaData, or one that lacks tables the revisions create, is almost always a
+    models module that does not import every model: autogenerate would drop real tables."""
+    asks = "does that module import every model?"
+    if not any(project.is_model_object(name) for name in metadata.tables):
+        raise MigrationError(f"the models ({project.metadata_ref}) define no tables; {asks}")
+    gone = [d.table for d in head if d.kind == "remove_table"]
+    if gone and not allow_destructive:
+        raise MigrationError(
+            f"the models ({project.metadata_ref}) lack tables the revisions create "
+            f"({', '.join(gone)}); {asks} (--allow-destructive writes the drop)"
+        )
+
+
 def create_migration(
-    settings: Settings, message: str, *, cache_dir: Path | None = None
+    settings: Settings,
+    message: str | None = None,
+    *,
+    cache_dir: Path | None = None,
+    allow_destructive: bool = False,
 ) -> MigrationCreated:
     """Autogenerate a revision for what the models hold and the revisions lack.
 
+    Args:
+        settings: the project, and where the shadow database goes.
+        message: the revision's message (default: what changes, e.g. ``add_note_to_orders``).
+        cache_dir: where shadow replays are cached.
+        allow_destructive: also write drops, renames and narrowing type changes; without
+            it they are listed as ``only_in_revisions`` and left out of the file.
+
     Raises:
         NothingToCreateError: the models and the revisions already agree.
-        MigrationError: the message is unusable or the history has several heads.
+        MigrationError: the message is unusable, the history has several heads, or the
+            models define no tables or lack tables the revisions create.
     """
-    if not _MESSAGE.match(message):
+    if message and not _MESSAGE.match(message):
         raise MigrationError(
-            "--message must be 1-60 letters, digits, spaces, '_' or '-' "
-            "(e.g. add_background_remover_models)"
+            "--message must be 1-60 letters, digits, spaces, '_' or '-' (e.g. add_note_to_orders)"
         )
     project = settings.project
     scripts = script_directory(project)
@@ -111,46 +240,75 @@ def create_migration(
             f"the history has {len(heads)} heads ({', '.join(sorted(heads))}); "
             "merge them first: alembic merge heads -m merge"
         )
+    cache = cache_dir or settings.cache_dir
+    shadow_url = scratch_server_url(settings)
     # Replaying first turns a revision that cannot run on the shadow into one clear error.
-    replay, models = replay_and_models(settings, cache_dir=cache_dir)
+    replay_and_models(settings, cache_dir=cache)
+    head = compare_models_with_head(project, shadow_url=shadow_url, cache_dir=cache)
+    _refuse_models_missing_tables(project, project.metadata(), head, allow_destructive)
+    message = message or describe_change(head)
     revision_id = next_revision_id(scripts)
+    skipped: list[str] = []
     empty: list[bool] = []
 
-    def keep_only_real_changes(
+    def keep_only_safe_changes(
         context: Any, revision: Any, directives: list[MigrationScript]
     ) -> None:
-        if (
-            directives
-            and directives[0].upgrade_ops is not None
-            and directives[0].upgrade_ops.is_empty()
-        ):
+        script = directives[0] if directives else None
+        if script is None or script.upgrade_ops is None:
+            return
+        _filter(script.upgrade_ops, allow_destructive, skipped)
+        script.downgrade_ops = script.upgrade_ops.reverse()
+        if script.upgrade_ops.is_empty():
             empty.append(True)
             directives[:] = []  # write no file
 
-    with shadow_database(scratch_server_url(settings)) as connection:
-        runner.upgrade(
-            project, connection, "heads"
-        )  # Alembic commits, around autocommit blocks too
+    with shadow_database(shadow_url) as connection:
+        # Alembic begins and commits, around autocommit_block() revisions too.
+        runner.upgrade(project, connection, "heads")
         # Alembic's post-write hooks print progress straight to stdout; keep --json clean.
         with connection.begin(), contextlib.redirect_stdout(io.StringIO()):
-            runner.autogenerate_revision(
+            written = runner.autogenerate_revision(
                 project,
                 connection,
                 message=message,
                 rev_id=revision_id,
-                process_revision_directives=keep_only_real_changes,
+                process_revision_directives=keep_only_safe_changes,
             )
     if empty:
+        left_out = (
+            f" (left out, being destructive: {'; '.join(skipped)}; pass --allow-destructive "
+            "to write them)"
+            if skipped
+            else ""
+        )
         raise NothingToCreateError(
             "nothing to create: every table, column, index and key of the models is already "
-            "created by a revision"
+            f"created by a revision{left_out}"
         )
+    paths = [Path(script.path) for script in written]
+    try:
+        return _created(settings, revision_id, message, skipped, cache)
+    except BaseException:
+        for path in paths:  # a failed create leaves no file behind
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _created(
+    settings: Settings, revision_id: str, message: str, skipped: list[str], cache: Path
+) -> MigrationCreated:
+    project = settings.project
     script = script_directory(project).get_revision(revision_id)
     if script is None:
         raise MigrationError(f"revision {revision_id} was generated but cannot be read back")
     down = script.down_revision if isinstance(script.down_revision, str) else None
     path = Path(script.path)
-    replay, models = replay_and_models(settings, cache_dir=cache_dir)
+    replay, models = replay_and_models(settings, cache_dir=cache)
+    remaining = compare_models_with_head(
+        project, shadow_url=scratch_server_url(settings), cache_dir=cache
+    )
+    uncaptured = [d for d in remaining if d.models_ahead]
     return MigrationCreated(
         revision=revision_id,
         down_revision=down,
@@ -158,5 +316,6 @@ def create_migration(
         path=path,
         python_source=path.read_text(),
         sql=offline_sql(project, f"{down}:{revision_id}" if down else revision_id),
-        checklist=build_checklist(models, replay.head_catalog),
+        checklist=build_checklist(models, replay.head_catalog, uncaptured),
+        only_in_revisions=skipped,
     )

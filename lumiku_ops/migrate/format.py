@@ -29,7 +29,11 @@ def format_created(created: MigrationCreated) -> str:
             f"| {indexes[0]}/{indexes[1]} | {keys[0]}/{keys[1]} |"
         )
     verdict = "complete" if created.complete else "INCOMPLETE: review before committing"
-    lines += ["", f"Checklist against the models: {verdict}.", "", "Commit it:", ""]
+    lines += ["", f"Checklist against the models: {verdict}."]
+    if created.only_in_revisions:
+        lines += ["", "Only in the revisions (destructive, not written; --allow-destructive):"]
+        lines += [f"- {item}" for item in created.only_in_revisions]
+    lines += ["", "Commit it:", ""]
     lines += [f"    {command}" for command in git_commands(created)]
     return "\n".join(lines)
 
@@ -132,6 +136,9 @@ def format_schema_verification(verification: SchemaVerification) -> str:
         lines.append(line)
         if check.seed_note:
             lines.append(f"    note: {check.seed_note}")
+    if verification.only_in_revisions:
+        lines += ["", "Only in the revisions (created by them, not in the models; not counted):"]
+        lines += [f"- {d.describe()}" for d in verification.only_in_revisions]
     lines += ["", "PASSED" if verification.passed else "FAILED"]
     return "\n".join(lines)
 

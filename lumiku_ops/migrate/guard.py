@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lumiku_ops.db.compare import compare_catalogs
+from lumiku_ops.db.scratch import scratch_server_url
+from lumiku_ops.migrate.comparison import compare_models_with_head
+from lumiku_ops.migrate.differences import Difference, collapse, describe
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import replay_and_models
@@ -40,6 +42,9 @@ class CheckReport:
     """All guards; the project passes when none failed."""
 
     items: list[CheckItem] = field(default_factory=list)
+    # What the models hold and no revision creates, and what only the revisions create.
+    uncaptured: list[Difference] = field(default_factory=list)
+    only_in_revisions: list[Difference] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -48,7 +53,12 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
-        return {"passed": self.passed, "checks": [item.to_dict() for item in self.items]}
+        return {
+            "passed": self.passed,
+            "checks": [item.to_dict() for item in self.items],
+            "uncaptured": [d.to_dict() for d in self.uncaptured],
+            "only_in_revisions": [d.to_dict() for d in self.only_in_revisions],
+        }
 
 
 def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -80,9 +90,18 @@ def check_tracked(paths: list[Path]) -> CheckItem:
 
 
 def check_project(
-    settings: Settings, *, check_database: bool = False, cache_dir: Path | None = None
+    settings: Settings,
+    *,
+    check_database: bool = False,
+    cache_dir: Path | None = None,
+    strict: bool = False,
 ) -> CheckReport:
-    """Run every guard; ``check_database`` adds "the database is not behind"."""
+    """Run every guard; ``check_database`` adds "the database is not behind".
+
+    The models are compared with the revisions' head as ``alembic check`` compares them
+    (the project's hooks and switches). Objects only the revisions create are listed, and
+    fail the check only when ``strict``.
+    """
     scripts = script_directory(settings.project)
     report = CheckReport()
     heads = sorted(scripts.get_heads())
@@ -96,18 +115,32 @@ def check_project(
             " (merge them: alembic merge heads -m merge)",
         )
     )
-    replay, models = replay_and_models(settings, cache_dir=cache_dir)
-    uncaptured = compare_catalogs(models, replay.head_catalog)
+    cache = cache_dir or settings.cache_dir
+    replay_and_models(settings, cache_dir=cache)  # a revision that cannot replay: one error
+    differences = compare_models_with_head(
+        settings.project, shadow_url=scratch_server_url(settings), cache_dir=cache
+    )
+    report.uncaptured = [d for d in differences if d.models_ahead]
+    report.only_in_revisions = [d for d in differences if not d.models_ahead]
     report.items.append(
         CheckItem(
             "models captured by revisions",
-            not uncaptured,
-            "; ".join(d.summary() for d in uncaptured)
-            + " (create it: lumiku-ops migrate create --message ...)"
-            if uncaptured
-            else "every model table, column, index and key is created by a revision",
+            not report.uncaptured,
+            f"no revision creates {describe(collapse(report.uncaptured))}"
+            " (create it: lumiku-ops migrate create)"
+            if report.uncaptured
+            else "Alembic's comparison finds nothing in the models that no revision creates",
         )
     )
+    if report.only_in_revisions:
+        report.items.append(
+            CheckItem(
+                "nothing only in the revisions",
+                not strict,
+                f"only in the revisions: {describe(collapse(report.only_in_revisions))}"
+                + ("" if strict else " (a finding; --strict fails on it)"),
+            )
+        )
     report.items.append(check_tracked([info.path for info in list_revisions(scripts)]))
     if check_database:
         status = migration_status(settings)

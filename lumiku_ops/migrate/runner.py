@@ -214,11 +214,10 @@ def _run(
     scripts = script_directory(project)
     options: dict[str, Any] = {"transaction_per_migration": False}
     if autogenerate:
-        options.update(
-            target_metadata=project.metadata(),
-            include_object=project.include_object,
-            compare_type=True,
-        )
+        # The same comparison as check and diagnose: the project's hooks and switches.
+        from lumiku_ops.migrate.comparison import comparison_options
+
+        options.update(target_metadata=project.metadata(), **comparison_options(project))
     with project_code(), EnvironmentContext(config, scripts, fn=picker, **environment) as context:
         if connection is None:
             context.configure(

@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lumiku_ops.db.compare import TableDiff, compare_table
+from lumiku_ops.db.compare import TableDiff
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import inspect_database, read_only_connection, read_recorded_revision
+from lumiku_ops.db.scratch import scratch_server_url
 from lumiku_ops.errors import DatabaseUnreachableError, database_reason
 from lumiku_ops.migrate.audit import AuditRecord, read_audit
+from lumiku_ops.migrate.comparison import compare_models, compare_models_with_head
+from lumiku_ops.migrate.differences import Difference, collapse, subtract, table_diffs
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.runner import script_directory
 from lumiku_ops.migrate.shadow import replay_and_models
@@ -108,6 +111,8 @@ class SchemaVerification:
 
     database: str
     tables: list[TableCheck]
+    # What the database holds and the models lack because the revisions create it.
+    only_in_revisions: list[Difference] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -120,6 +125,7 @@ class SchemaVerification:
             "database": self.database,
             "passed": self.passed,
             "tables": [check.to_dict() for check in self.tables],
+            "only_in_revisions": [d.to_dict() for d in self.only_in_revisions],
         }
 
 
@@ -130,16 +136,28 @@ def verify_schema(
     stated_columns: Mapping[str, int] | None = None,
 ) -> SchemaVerification:
     """Compare the database with the models, table by table (the seed's "verify tables
-    created" query, computed from the models).
+    created" query, computed from the models), as Alembic's autogenerate compares them.
+
+    What the database holds and the models lack is no difference when the revisions
+    create it too: it is listed as "only in the revisions".
 
     ``stated_columns`` are column counts a document claims (an incident write-up, say);
     where they disagree with the models, the table's ``seed_note`` says so.
     """
-    models = replay_and_models(settings, cache_dir=cache_dir)[1]
+    cache = cache_dir or settings.cache_dir
+    replay, models = replay_and_models(settings, cache_dir=cache)
+    head = compare_models_with_head(
+        settings.project, shadow_url=scratch_server_url(settings), cache_dir=cache
+    )
+    only_in_revisions = [d for d in head if not d.models_ahead]
     url = resolve_database_url(settings)
     state = inspect_database(url, models)
     if not state.reachable:
         raise DatabaseUnreachableError(f"cannot read {mask_url(url)}: {state.error}")
+    with read_only_connection(url, purpose="migrate verify") as connection:
+        tables = set(models) | set(replay.head_catalog)
+        target = compare_models(connection, settings.project, tables=tables)
+    by_table = {d.table: d for d in table_diffs(collapse(subtract(target, only_in_revisions)))}
     checks = []
     for table in sorted(models):
         expected = len(models[table]["columns"])
@@ -156,8 +174,13 @@ def verify_schema(
                 table=table,
                 expected_columns=expected,
                 actual_columns=len(actual["columns"]) if actual else 0,
-                diff=compare_table(table, models[table], actual),
+                diff=by_table.pop(table, TableDiff(table=table)),
                 seed_note=note,
             )
         )
-    return SchemaVerification(database=mask_url(url), tables=checks)
+    for table, diff in sorted(by_table.items()):  # in the database only, not a model table
+        checks.append(
+            TableCheck(table, 0, len(state.catalog.get(table, {}).get("columns", [])), diff)
+        )
+    present = [d for d in only_in_revisions if d.table in state.catalog]
+    return SchemaVerification(mask_url(url), checks, collapse(present))

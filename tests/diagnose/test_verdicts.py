@@ -220,3 +220,20 @@ def test_cli_json_has_the_contract_keys_and_no_secret(
     assert {"verdict", "affected_tables", "remedy", "evidence"} <= set(body)
     assert body["verdict"] == "MIGRATION_NOT_APPLIED"
     assert token not in result.stdout + result.stderr
+
+
+def test_the_seeds_sql_run_by_hand_names_the_revision_and_what_it_lacks(
+    fresh_db: str, service_factory: Start
+) -> None:
+    """The seed's "run the SQL by hand" option, with its older copy of 0002's SQL: the
+    tables match 0002 but for one index, and the version table still says 0001."""
+    service, token = at_revision(fresh_db, "0001", service_factory)
+    seed_sql = REPO_ROOT / "tests" / "fixtures" / "seed_expected_migration.sql"
+    with connect(fresh_db) as connection:
+        connection.exec_driver_sql(seed_sql.read_text())
+    result = run(fresh_db, service, token)
+    assert result.verdict == "REVISION_MISMATCH", result.summary
+    assert result.remedy.command.startswith("alembic stamp 0002")
+    assert "Still different from 0002" in result.summary
+    assert '("userId", "createdAt", id)' in result.summary
+    assert "userId" in result.remedy.explanation

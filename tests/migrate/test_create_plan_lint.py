@@ -114,3 +114,78 @@ def test_lint_passes_the_incident_revision_with_squawk_warnings() -> None:
     report = lint_migrations(load_settings(), from_revision="0001")
     assert report.passed
     assert {f.source for f in report.findings} == {"squawk"}
+
+
+def test_create_writes_no_drop_unless_allowed(tmp_path: Path) -> None:
+    """A column only the revisions create would be dropped by plain autogenerate."""
+    migrations = scratch(tmp_path, without=("0002",))
+    add_revision(
+        migrations,
+        "0003",
+        "0001",
+        'op.add_column("users", sa.Column("legacy_flag", sa.Boolean(), nullable=True))',
+        'op.drop_column("users", "legacy_flag")',
+    )
+    settings = load_settings(migrations_dir=migrations)
+    created = create_migration(settings, "add_tables", cache_dir=tmp_path / "cache")
+    assert "drop_column" not in created.python_source.split("def downgrade")[0]
+    assert "legacy_flag" not in created.python_source
+    assert created.only_in_revisions == ["drop column `users.legacy_flag`"]
+    assert created.complete
+    created.path.unlink()
+
+    allowed = create_migration(
+        settings, "add_tables", cache_dir=tmp_path / "cache", allow_destructive=True
+    )
+    upgrade_part = allowed.python_source.split("def downgrade")[0]
+    assert 'op.drop_column("users", "legacy_flag")' in upgrade_part
+    assert allowed.only_in_revisions == []
+
+
+def test_a_failed_create_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lumiku_ops.migrate import create
+
+    migrations = scratch(tmp_path, without=("0002",))
+    before = sorted(p.name for p in (migrations / "versions").glob("*.py"))
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("offline SQL failed")
+
+    monkeypatch.setattr(create, "offline_sql", broken)
+    with pytest.raises(RuntimeError):
+        create_migration(
+            load_settings(migrations_dir=migrations), "x", cache_dir=tmp_path / "cache"
+        )
+    assert sorted(p.name for p in (migrations / "versions").glob("*.py")) == before
+
+
+def test_an_unnamed_constraint_gets_the_name_postgresql_gives_it() -> None:
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _filter
+
+    upgrade = ops.UpgradeOps(
+        ops=[
+            ops.CreateForeignKeyOp(None, "orders", "users", ["user_id"], ["id"]),
+            ops.CreateUniqueConstraintOp(None, "orders", ["code", "shop"]),
+        ]
+    )
+    skipped: list[str] = []
+    _filter(upgrade, False, skipped)
+    names = [op.constraint_name for op in upgrade.ops]
+    assert names == ["orders_user_id_fkey", "orders_code_shop_key"]
+    downgrade = upgrade.reverse()
+    assert [op.constraint_name for op in downgrade.ops] == [
+        "orders_code_shop_key",
+        "orders_user_id_fkey",
+    ]
+
+
+def test_a_long_unnamed_constraint_is_cut_as_postgresql_cuts_it() -> None:
+    from lumiku_ops.migrate.create import _pg_name
+
+    # PostgreSQL (15, checked) names `ALTER TABLE <this table> ADD UNIQUE (some_column_name,
+    # other_column)` exactly so: the longer part is cut, the suffix kept.
+    table = "a_very_long_table_name_for_testing_postgresql_truncation_rules"
+    name = _pg_name(table, ["some_column_name", "other_column"], "key")
+    assert name == "a_very_long_table_name_for_te_some_column_name_other_column_key"

@@ -70,7 +70,10 @@ def test_check_fails_when_the_migration_was_never_created(tmp_path: Path) -> Non
     migrations = repo_with(tmp_path, without=("0002",))
     result = lumiku("check", "--migrations", str(migrations))
     assert result.returncode == 3
-    assert "✗ models captured by revisions: BackgroundRemovalBatch: table missing" in result.stdout
+    assert (
+        "✗ models captured by revisions: no revision creates table `BackgroundRemovalBatch`"
+        in result.stdout
+    )
 
 
 def test_check_fails_on_an_untracked_or_ignored_revision_file(tmp_path: Path) -> None:
