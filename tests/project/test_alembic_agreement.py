@@ -13,15 +13,9 @@ import re
 
 import pytest
 
-from tests.project.conftest import FIRST, SCHEMA_VERDICTS, SECOND, Inventory, as_json
+from tests.project.conftest import FIRST, HEAD, SCHEMA_VERDICTS, SECOND, Inventory, as_json
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
-
-HOOK = '''
-def include_object(obj, name, type_, reflected, compare_to):
-    """The project's hook: the name search constraint is managed by hand, not a model."""
-    return not (type_ == "unique_constraint" and name == "uq_products_name")
-'''
 
 
 def edit(inventory: Inventory, relative: str, old: str, new: str) -> None:
@@ -36,10 +30,11 @@ def revision(name: str) -> str:
         FIRST: "3f9a2c71b0de_warehouses_and_products.py",
         SECOND: "b7e4158d2c60_stock_levels_and_movements.py",
     }[name]
-    return f"inventory_app/db_migrations/versions/{file}"
+    return f"src/inventory_app/db_migrations/versions/{file}"
 
 
-ENV = "inventory_app/db_migrations/env.py"
+ENV = "src/inventory_app/db_migrations/env.py"
+HOOKS = "src/inventory_app/hooks.py"
 
 
 def add_case(inventory: Inventory, case: str, *, with_hook: bool = True) -> None:
@@ -68,7 +63,7 @@ def add_case(inventory: Inventory, case: str, *, with_hook: bool = True) -> None
         # Alembic's default: the project's own env.py then leaves defaults alone too.
         edit(inventory, ENV, "            compare_server_default=True,\n", "")
     elif case == "postgresql-only-index-in-the-models":
-        models = inventory.dir / "inventory_app" / "models.py"
+        models = inventory.dir / "src" / "inventory_app" / "models.py"
         models.write_text(
             models.read_text() + "\n\nfrom sqlalchemy import DDL, event  # noqa: E402\n\n"
             "event.listen(\n    Product.__table__,\n    'after_create',\n"
@@ -83,21 +78,22 @@ def add_case(inventory: Inventory, case: str, *, with_hook: bool = True) -> None
             'sa.UniqueConstraint("sku", name=op.f("uq_products_sku")),\n'
             '        sa.UniqueConstraint("name", name="uq_products_name"),\n',
         )
-        (inventory.dir / "inventory_app" / "hooks.py").write_text(HOOK)
+        # The project's hook (env.py imports it too) leaves the constraint out.
         edit(
             inventory,
-            ENV,
-            '    if type_ == "table":\n        return name not in NOT_MODELS\n',
+            HOOKS,
+            '    if type_ == "table":\n        return _is_model_table(name)\n',
             '    if type_ == "unique_constraint" and name == "uq_products_name":\n'
             "        return False\n"
-            '    if type_ == "table":\n        return name not in NOT_MODELS\n',
+            '    if type_ == "table":\n        return _is_model_table(name)\n',
         )
-        if with_hook:
+        if not with_hook:
+            # lumiku-ops is not told of the hook: only env.py (and so alembic check) uses it.
             edit(
                 inventory,
                 "pyproject.toml",
-                "[tool.lumiku-ops]\n",
-                '[tool.lumiku-ops]\ninclude_object = "inventory_app.hooks:include_object"\n',
+                'include_object = "inventory_app.hooks:include_object"\n',
+                "",
             )
     else:
         raise AssertionError(case)
@@ -194,10 +190,9 @@ def test_one_revision_behind_is_not_applied_whatever_the_names(inventory: Invent
     url = inventory.database(at=FIRST)
     code, diagnosis = inventory.diagnose(url)
     assert code == 3 and diagnosis["verdict"] == "MIGRATION_NOT_APPLIED", diagnosis["summary"]
-    assert diagnosis["affected_tables"] == ["stock_levels", "stock_movements"]
-    assert diagnosis["summary"].startswith(
-        "A revision creates table `stock_levels`, table `stock_movements`, but"
-    )
+    # The pending revisions create the stock tables, and the newest an index on products.
+    assert diagnosis["affected_tables"] == ["products", "stock_levels", "stock_movements"]
+    assert "table `stock_levels`, table `stock_movements`" in diagnosis["summary"]
 
 
 def test_a_column_added_by_hand_is_drift_whatever_the_names(inventory: Inventory) -> None:
@@ -215,8 +210,8 @@ def test_an_index_no_revision_creates_never_hides_a_pending_revision(
     inventory: Inventory,
 ) -> None:
     anchor = "    sku: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)\n"
-    index = "    __table_args__ = (Index(None, 'name'),)\n"
-    edit(inventory, "inventory_app/models.py", anchor, anchor + index)
+    index = "    __table_args__ = (Index(None, 'sku'),)\n"
+    edit(inventory, "src/inventory_app/models.py", anchor, anchor + index)
 
     behind = inventory.database(at=FIRST)
     code, diagnosis = inventory.diagnose(behind)
@@ -226,7 +221,7 @@ def test_an_index_no_revision_creates_never_hides_a_pending_revision(
     at_head = inventory.database(at="head")
     code, diagnosis = inventory.diagnose(at_head)
     assert code == 3 and diagnosis["verdict"] == "MIGRATION_NOT_CREATED", diagnosis
-    assert "index `ix_products_name` on `products` (name)" in diagnosis["summary"]
+    assert "index `ix_products_sku` on `products` (sku)" in diagnosis["summary"]
     assert "No query fails because of this difference." in diagnosis["summary"]
     assert "--message update_products" in diagnosis["remedy"]["command"]
 
@@ -234,14 +229,14 @@ def test_an_index_no_revision_creates_never_hides_a_pending_revision(
 def test_tables_matching_a_revision_but_one_index_name_it_and_the_rest(
     inventory: Inventory,
 ) -> None:
-    """An older copy of the second revision's SQL, run by hand: the version table unmoved."""
+    """The revisions' SQL run by hand, but for one index: the version table unmoved."""
     url = inventory.database(at="head")
     inventory.execute(url, "DROP INDEX ix_stock_movements_warehouse_id")
     inventory.execute(url, f"UPDATE alembic_version SET version_num = '{FIRST}'")
     code, diagnosis = inventory.diagnose(url)
     assert code == 3 and diagnosis["verdict"] == "REVISION_MISMATCH", diagnosis["summary"]
-    assert f"alembic stamp {SECOND}" in diagnosis["remedy"]["command"]
-    assert "(warehouse_id)" in diagnosis["summary"] and SECOND in diagnosis["summary"]
+    assert f"alembic stamp {HEAD}" in diagnosis["remedy"]["command"]
+    assert "(warehouse_id)" in diagnosis["summary"] and HEAD in diagnosis["summary"]
 
 
 def test_a_table_of_another_application_is_not_drift(inventory: Inventory) -> None:
@@ -291,7 +286,7 @@ def test_uncaptured_is_exactly_what_alembic_check_reports(inventory: Inventory) 
     anchor = "    sku: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)\n"
     edit(
         inventory,
-        "inventory_app/models.py",
+        "src/inventory_app/models.py",
         anchor,
         anchor.replace("unique=True", "unique=True, index=True"),
     )

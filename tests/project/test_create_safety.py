@@ -23,7 +23,7 @@ MODULES = {
 def test_models_that_miss_tables_are_refused_and_no_file_is_left(
     inventory: Inventory, module: str
 ) -> None:
-    (inventory.dir / "inventory_app" / f"{module}.py").write_text(MODULES[module])
+    (inventory.dir / "src" / "inventory_app" / f"{module}.py").write_text(MODULES[module])
     pyproject = inventory.dir / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
