@@ -228,8 +228,8 @@ def differing_tables(diffs: list[Any]) -> list[str]:
     for diff in diffs:
         first = diff[0] if isinstance(diff, list) else diff
         kind, target = first[0], first[1]
-        if kind.startswith("modify_"):
-            tables.add(first[2])
+        if kind.startswith("modify_") or kind in ("add_column", "remove_column"):
+            tables.add(first[2])  # (kind, schema, table, ...)
         elif kind.endswith("_table"):
             tables.add(target.name)
         else:

@@ -8,6 +8,7 @@ Alembic is the arbiter of what counts as a difference: each scenario first estab
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,10 +87,21 @@ def test_the_newest_adding_revision_removed_is_found_created_and_applied(
     assert catalog_differences(url, head_url) == []
 
 
+def assert_found(real: RealProjectRun, diagnosis: dict[str, Any], verdict: str) -> None:
+    """``verdict`` is the diagnosis; or, where ``alembic check`` already disagrees at the
+    real head (the package's own models and history differ), one of its findings."""
+    head_url = real.templates.server.url_for(real.templates.head)
+    if alembic_differences(head_url, real.project.metadata()):
+        assert verdict in diagnosis["findings"], diagnosis
+    else:
+        assert diagnosis["verdict"] == verdict, diagnosis
+
+
 def test_a_database_one_revision_behind_is_not_applied(real: RealProjectRun) -> None:
     url = real.templates.clone(real.templates.behind)
     code, diagnosis = real.diagnose(url)
-    assert code == 3 and diagnosis["verdict"] == "MIGRATION_NOT_APPLIED", diagnosis
+    assert code == 3, diagnosis
+    assert_found(real, diagnosis, "MIGRATION_NOT_APPLIED")
 
 
 def test_a_column_added_by_hand_is_schema_drift(real: RealProjectRun) -> None:
@@ -97,5 +109,6 @@ def test_a_column_added_by_hand_is_schema_drift(real: RealProjectRun) -> None:
     with connect(url) as connection:
         connection.exec_driver_sql(real.project.drift)
     code, diagnosis = real.diagnose(url)
-    assert code == 3 and diagnosis["verdict"] == "SCHEMA_DRIFT", diagnosis
+    assert code == 3, diagnosis
+    assert_found(real, diagnosis, "SCHEMA_DRIFT")
     assert real.project.drift_table in diagnosis["affected_tables"], diagnosis
