@@ -4,6 +4,7 @@ a replay of a real history seconds)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -110,6 +111,9 @@ def real(
     tmp_path: Path,
 ) -> RealProjectRun:
     name = str(request.param)
+    package = BY_NAME[name].migrations.partition(".")[0]
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} is not installed: `python3 dev.py test` installs the corpus")
     if name not in corpus_templates:
         corpus_templates[name] = _build_templates(BY_NAME[name], pg_server)
     return RealProjectRun(corpus_templates[name], tmp_path)
