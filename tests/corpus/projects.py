@@ -29,6 +29,8 @@ from sqlalchemy import Connection, MetaData, create_engine, pool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECTS = REPO_ROOT / "tests" / "projects"
+# The models whose env.py imports alembic_postgresql_enum (see alembic_differences).
+_ENUM_PLUGIN_METADATA: set[int] = set()
 
 
 def _mlflow_baseline(connection: Connection) -> None:
@@ -57,6 +59,8 @@ class RealProject:
     drift_table: str
     package_ini: str  # "package.module:alembic.ini", the ini the package itself uses
     baseline: Callable[[Connection], None] | None = None
+    # Alembic plugins the package's env.py imports: they change what `alembic check` reports.
+    plugins: tuple[str, ...] = ()
 
     @property
     def folder(self) -> Path:
@@ -86,6 +90,8 @@ class RealProject:
         for part in attribute.split("."):
             target = getattr(target, part)
         assert isinstance(target, MetaData)
+        if "alembic_postgresql_enum" in self.plugins:
+            _ENUM_PLUGIN_METADATA.add(id(target))
         return target
 
 
@@ -124,6 +130,7 @@ CORPUS = [
         removed_columns=("jobs.running_at",),
         drift="ALTER TABLE projects ADD COLUMN owner_note text",
         drift_table="projects",
+        plugins=("alembic_postgresql_enum",),
     ),
 ]
 BY_NAME = {project.name: project for project in CORPUS}
@@ -177,9 +184,29 @@ def alembic_differences(url: str, metadata: MetaData) -> list[Any]:
     ``compare_server_default`` at Alembic's defaults; modules they import for their side
     effects (dstack's ``alembic_postgresql_enum``) are imported by the metadata's module.
     """
-    with connected(url) as connection:
+    with connected(url) as connection, _enum_plugin(id(metadata) in _ENUM_PLUGIN_METADATA):
         context = MigrationContext.configure(connection, opts={"target_metadata": metadata})
         return list(compare_metadata(context, metadata))
+
+
+@contextmanager
+def _enum_plugin(active: bool) -> Iterator[None]:
+    """alembic_postgresql_enum, once imported (dstack's models import it), compares enums in
+    every later comparison of the process; only the project whose env.py imports it has it."""
+    import sys
+
+    plugin = sys.modules.get("alembic_postgresql_enum")
+    if plugin is None or active:
+        yield
+        return
+    from dataclasses import replace
+
+    kept = plugin.get_configuration()
+    plugin.set_configuration(replace(kept, include_name=lambda _name: False))
+    try:
+        yield
+    finally:
+        plugin.set_configuration(kept)
 
 
 def alembic_check(project: RealProject, url: str) -> list[Any]:
@@ -232,9 +259,20 @@ def differing_tables(diffs: list[Any]) -> list[str]:
             tables.add(first[2])  # (kind, schema, table, ...)
         elif kind.endswith("_table"):
             tables.add(target.name)
+        elif "enum" in kind:  # alembic_postgresql_enum: the columns that use the type
+            tables.update(
+                ref.table_name
+                for part in first
+                for ref in _listed(part)
+                if hasattr(ref, "table_name")
+            )
         else:
             tables.add(target.table.name)
     return sorted(tables)
+
+
+def _listed(part: Any) -> list[Any]:
+    return list(part) if isinstance(part, (list, tuple)) else []
 
 
 def added_objects(diffs: list[Any]) -> set[str]:
