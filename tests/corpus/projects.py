@@ -195,7 +195,7 @@ def _enum_plugin(active: bool) -> Iterator[None]:
     every later comparison of the process; only the project whose env.py imports it has it."""
     import sys
 
-    plugin = sys.modules.get("alembic_postgresql_enum")
+    plugin = sys.modules.get("alembic_postgresql_enum.configuration")
     if plugin is None or active:
         yield
         return
