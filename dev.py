@@ -7,7 +7,9 @@ Usage (from the repository root, with nothing but Python 3.11+ installed):
 
 Any further arguments are passed on (``python3 dev.py test -k migrations``).
 The environment lives in ``.venv/`` and is rebuilt from ``requirements.lock``
-whenever the lock file or ``pyproject.toml`` changes.
+whenever the lock file or ``pyproject.toml`` changes. ``test`` also installs
+``requirements-corpus.lock`` (the real projects the tests run on), once; ``setup`` and
+``demo`` never pay for it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".lumiku-lock-sha256"
+CORPUS_STAMP = VENV / ".lumiku-corpus-lock-sha256"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
@@ -30,6 +33,13 @@ def _lock_digest() -> str:
     digest = hashlib.sha256()
     for name in ("requirements.lock", "requirements-installer.lock", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _corpus_digest() -> str:
+    # The main environment's digest too: a rebuilt .venv has to get the corpus again.
+    digest = hashlib.sha256(_lock_digest().encode())
+    digest.update((ROOT / "requirements-corpus.lock").read_bytes())
     return digest.hexdigest()
 
 
@@ -61,6 +71,20 @@ def ensure_venv() -> None:
         _run(*pip, "install", "--require-hashes", "--no-deps", "-r", "requirements.lock")
         _run(*pip, "install", "--no-deps", "-e", ".")
     STAMP.write_text(digest + "\n")
+
+
+def ensure_corpus() -> None:
+    """Install the test corpus's lock on top of .venv unless already current."""
+    digest = _corpus_digest()
+    if CORPUS_STAMP.exists() and CORPUS_STAMP.read_text().strip() == digest:
+        return
+    print("dev.py: installing the test corpus from requirements-corpus.lock", flush=True)
+    lock = ("--require-hashes", "--no-deps", "-r", "requirements-corpus.lock")
+    if (BIN / "uv").exists():
+        _run(BIN / "uv", "pip", "install", "--quiet", "--python", PYTHON, *lock)
+    else:
+        _run(PYTHON, "-m", "pip", "--disable-pip-version-check", "--quiet", "install", *lock)
+    CORPUS_STAMP.write_text(digest + "\n")
 
 
 def _quiet(*args: str | Path) -> bool:
@@ -102,6 +126,7 @@ def main(argv: list[str]) -> int:
     if command == "setup":
         return 0
     if command == "test":
+        ensure_corpus()
         return run_tests(extra)
     program = str(BIN / "lumiku-ops")
     if os.name != "nt":

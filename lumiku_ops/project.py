@@ -18,6 +18,7 @@ A project is a folder whose ``pyproject.toml`` holds a ``[tool.lumiku-ops]`` tab
     x_arguments = ["tenant=public"]             # what `alembic -x` would pass
     include_object = "app.migrations.hooks:include_object"  # Alembic's hook signatures
     include_name = "app.migrations.hooks:include_name"
+    baseline = "app.migrations.baseline:create"  # what exists before the first revision
     compare_server_default = false              # as Alembic's context.configure()
     compare_type = true
 
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from lumiku_ops.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sqlalchemy import MetaData
+    from sqlalchemy import Connection, MetaData
 
 TABLE = "tool.lumiku-ops"
 # Alembic's bookkeeping and the apply audit trail are never models, whatever the project says.
@@ -68,6 +69,7 @@ _KEYS = {
     "x_arguments",
     "include_object",
     "include_name",
+    "baseline",
     "compare_server_default",
     "compare_type",
 }
@@ -97,6 +99,8 @@ class Project:
     include_name_ref: str | None = None
     compare_server_default: bool = False
     compare_type: bool = True
+    # A history that starts after a create_all: "module:function", called with a Connection.
+    baseline_ref: str | None = None
 
     @property
     def pyproject(self) -> Path:
@@ -150,6 +154,32 @@ class Project:
             except (SystemExit, KeyboardInterrupt) as exc:
                 raise ConfigError(
                     f"{self.pyproject}: [{TABLE}] {key}: '{reference}' stopped: "
+                    f"{describe_exit(exc).replace(' while being imported', '')}"
+                ) from None
+
+        return guarded
+
+    def baseline(self) -> Callable[[Connection], None] | None:
+        """The project's ``baseline`` function, if it names one: what a database holds before
+        the history's first revision (a ``create_all`` of the initial models, say).
+
+        Raises:
+            ConfigError: the module does not import or the attribute is not callable.
+        """
+        reference = self.baseline_ref
+        if reference is None:
+            return None
+        function = import_attribute(self.root, reference, "baseline")
+        if not callable(function):
+            raise _error(self.pyproject, "baseline", f"'{reference}' is not a function")
+
+        def guarded(connection: Connection) -> None:
+            try:
+                with project_code():
+                    function(connection)
+            except (SystemExit, KeyboardInterrupt) as exc:
+                raise ConfigError(
+                    f"{self.pyproject}: [{TABLE}] baseline: '{reference}' stopped: "
                     f"{describe_exit(exc).replace(' while being imported', '')}"
                 ) from None
 
@@ -412,6 +442,7 @@ def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> P
         x_arguments=_x_arguments(pyproject, table),
         include_object_ref=_hook_reference(pyproject, table, "include_object"),
         include_name_ref=_hook_reference(pyproject, table, "include_name"),
+        baseline_ref=_hook_reference(pyproject, table, "baseline"),
         compare_server_default=_optional_bool(pyproject, table, "compare_server_default", False),
         compare_type=_optional_bool(pyproject, table, "compare_type", True),
     )

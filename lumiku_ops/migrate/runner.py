@@ -16,7 +16,6 @@ import sys
 import warnings
 from argparse import Namespace
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -200,6 +199,9 @@ def _run(
     connection: Connection | None,
     output: io.StringIO | None = None,
     autogenerate: bool = False,
+    per_revision: bool = False,
+    on_version_apply: Callable[..., None] | None = None,
+    memo: dict[str, Any] | None = None,
     **environment: Any,
 ) -> None:
     # A copy per call: revisions that read ``sqlalchemy.url`` get the database they run on.
@@ -212,7 +214,10 @@ def _run(
         ),
     )
     scripts = script_directory(project)
-    options: dict[str, Any] = {"transaction_per_migration": False}
+    options: dict[str, Any] = {"transaction_per_migration": per_revision}
+    if on_version_apply is not None:
+        # Only configure() takes it: handed to EnvironmentContext it is silently dropped.
+        options["on_version_apply"] = on_version_apply
     if autogenerate:
         # The same comparison as check and diagnose: the project's hooks and switches.
         from lumiku_ops.migrate.comparison import comparison_options
@@ -229,6 +234,9 @@ def _run(
             )
         else:
             context.configure(connection=connection, **options)
+        if memo:
+            # What the DDL runner remembers having created (see ``replay``).
+            context.get_context().impl.memo.update(_thaw_memo(memo))
         try:
             with context.begin_transaction():
                 context.run_migrations()
@@ -294,6 +302,7 @@ def upgrade(
     ``alembic upgrade`` does, committing around each autocommit block.
     """
     scripts = script_directory(project)
+    lay_baseline(project, connection)
     _run(
         project,
         _tracked(
@@ -331,25 +340,104 @@ def downgrade(
     )
 
 
-@contextmanager
-def revision_transaction(project: Project, connection: Connection, revision: str) -> Iterator[None]:
-    """The transaction to replay one revision in (shadow replay), committed on success.
+def _at_no_revision(connection: Connection) -> bool:
+    from sqlalchemy import inspect, text
 
-    A plain revision runs in one transaction; one with an ``autocommit_block()`` runs with
-    none open, so Alembic can commit around the block, and what follows is committed too.
+    if not inspect(connection).has_table("alembic_version"):
+        return True
+    return not connection.execute(text("SELECT 1 FROM alembic_version LIMIT 1")).first()
+
+
+def lay_baseline(project: Project, connection: Connection) -> bool:
+    """Run the project's ``baseline`` on a database at no revision; True if it ran.
+
+    A history that starts after a ``create_all`` (MLflow's does) cannot run its first
+    revision on an empty database: the baseline is what the project's own code creates
+    before ``alembic upgrade``. In the caller's transaction if one is open, else in one of
+    its own, committed.
     """
-    script = script_directory(project).get_revision(revision)
-    if script is None or not uses_autocommit_block(script):
-        with connection.begin():
-            yield
-        return
-    try:
-        yield
-    except BaseException:
-        if connection.in_transaction():
-            connection.rollback()
-        raise
-    connection.commit()
+    baseline = project.baseline()
+    if baseline is None:
+        return False
+    if connection.in_transaction():
+        if not _at_no_revision(connection):
+            return False
+        baseline(connection)
+        return True
+    with connection.begin():
+        if not _at_no_revision(connection):
+            return False
+        baseline(connection)
+    return True
+
+
+def _freeze_memo(memo: dict[str, Any]) -> dict[str, Any] | None:
+    """The DDL runner's memo as JSON (sets of (schema, name) pairs), or None if it holds
+    anything else."""
+    frozen: dict[str, Any] = {}
+    for key, value in memo.items():
+        if not isinstance(value, set) or not all(
+            isinstance(item, tuple) and all(p is None or isinstance(p, str) for p in item)
+            for item in value
+        ):
+            return None
+        frozen[key] = sorted([list(item) for item in value], key=repr)
+    return frozen
+
+
+def _thaw_memo(frozen: dict[str, Any]) -> dict[str, Any]:
+    return {key: {tuple(item) for item in items} for key, items in frozen.items()}
+
+
+def replay(
+    project: Project,
+    connection: Connection,
+    revisions: list[str],
+    *,
+    applied: Callable[[str, dict[str, Any] | None], None],
+    memo: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Run ``revisions``, in this order, in ONE migration context, as ``alembic upgrade``
+    does, calling ``applied(revision, memo)`` after each, in that revision's transaction.
+
+    One context matters: Alembic's ``op.create_table`` creates a table's named types (a
+    PostgreSQL ``ENUM``) through SQLAlchemy's create events with ``checkfirst=False`` and
+    the migration context's DDL runner, whose ``memo`` remembers the types it created; a
+    later revision whose ``create_table`` uses a type of the same name (optuna re-declares
+    ``studydirection``, dstack ``backendtype``) relies on that memory. A context per
+    revision starts with an empty memo and runs ``CREATE TYPE`` twice. ``memo`` is that
+    memory as ``applied`` last received it (JSON-ready, or None when it cannot be kept),
+    so a replay resumed from a database at some revision continues as the whole run would.
+
+    Each revision runs in a transaction of its own (Alembic's ``transaction_per_migration``),
+    so ``autocommit_block()`` revisions commit around their block; ``connection`` must have
+    no transaction open. The project's ``baseline`` runs first on a database at no revision.
+    """
+    scripts = script_directory(project)
+    wanted = list(revisions)
+    # The heads after each revision, from Alembic's callback: the next one starts there.
+    reached: list[tuple[str, ...]] = []
+
+    def pick(rev: Any, _context: Any) -> Iterator[Any]:
+        for revision in wanted:
+            current = reached[-1] if reached else rev
+            yield from scripts._upgrade_revs(revision, current)  # type: ignore[arg-type]
+
+    def on_version_apply(*, ctx: Any, step: Any, heads: set[str], run_args: Any) -> None:
+        reached.append(tuple(sorted(heads)))
+        applied(step.up_revision_id, _freeze_memo(ctx.impl.memo))
+
+    lay_baseline(project, connection)
+    _run(
+        project,
+        _tracked(project, pick, progress or Progress(), in_transaction=False, upgrading=True),
+        connection=connection,
+        per_revision=True,
+        on_version_apply=on_version_apply,
+        memo=memo,
+        destination_rev=wanted[-1] if wanted else None,
+    )
 
 
 def offline_sql(project: Project, revision_range: str, *, downgrade: bool = False) -> str:

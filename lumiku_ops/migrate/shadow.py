@@ -1,8 +1,9 @@
 """The shadow database: what the revisions produce, and what the models expect.
 
-Like Prisma's shadow database, the revisions are replayed, one at a time, into a
-throwaway database on a throwaway embedded server, never on the target. The catalog after
-each revision is recorded, so one replay answers "what should a database at revision X
+Like Prisma's shadow database, the revisions are replayed into a throwaway database on a
+throwaway embedded server, never on the target, in one migration context as ``alembic
+upgrade head`` runs them (``runner.replay`` says why one). The catalog after each revision
+is recorded, so one replay answers "what should a database at revision X
 look like" for every X, and "which revision creates table T". Results are cached in
 memory and on disk (in the user's cache folder, never the project), keyed by the revision
 files' content (and the models' DDL), so a second diagnosis costs a file read.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +29,13 @@ from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions, required_extensions
-from lumiku_ops.project import Project
+from lumiku_ops.project import Project, describe_exit
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, user_cache_dir
 
 _memory: dict[str, Any] = {}
 # Bumped when what a cached point holds changes, so old entries are never misread.
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 # Copying a template costs about as much as replaying a few small revisions (two copies per
 # run: restore and keep); below this many revisions a replay from scratch is as fast.
 _TEMPLATE_WORTH = 8
@@ -164,9 +166,17 @@ def history_keys(project: Project, revisions: list[RevisionInfo]) -> list[str]:
     shared = hashlib.sha256(f"{_CACHE_FORMAT}\0".encode())
     shared.update(
         repr(
-            (sorted(project.exclude_tables), project.exclude_prefixes, project.x_arguments)
+            (
+                sorted(project.exclude_tables),
+                project.exclude_prefixes,
+                project.x_arguments,
+                project.baseline_ref,
+            )
         ).encode()
     )
+    baseline = _baseline_file(project)
+    if baseline is not None:
+        shared.update(baseline.read_bytes())
     folders = [project.migrations_dir, *runner.version_locations(project)]
     for folder in folders:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -184,11 +194,21 @@ def history_keys(project: Project, revisions: list[RevisionInfo]) -> list[str]:
     return keys
 
 
+def _baseline_file(project: Project) -> Path | None:
+    """The file of the project's ``baseline`` function: editing it replays the history."""
+    if project.baseline_ref is None:
+        return None
+    module_name = project.baseline_ref.partition(":")[0]
+    project.baseline()  # imports it (a ConfigError names the key)
+    found = getattr(sys.modules.get(module_name), "__file__", None)
+    return Path(found) if found and Path(found).is_file() else None
+
+
 def _cached_point(key: str, cache_dir: Path | None) -> dict[str, Any] | None:
     if key in _memory:
         return dict(_memory[key])
     point = _load(_cache_dir(cache_dir) / f"revision-{key}.json")
-    if point is not None and {"catalog", "extensions"} <= set(point):
+    if point is not None and {"catalog", "extensions", "memo"} <= set(point):
         _memory[key] = point
         return dict(point)
     return None
@@ -231,32 +251,59 @@ def replay_migrations(
     restored = None
     if shadow_url and len(points) >= _TEMPLATE_WORTH:
         restored = templates.newest_template(shadow_url, keys[: len(points)])
-    if shadow_url and restored is not None and restored + 1 >= _TEMPLATE_WORTH:
+    # A template is resumed only with the DDL runner's memo of its point (see runner.replay).
+    if (
+        shadow_url
+        and restored is not None
+        and restored + 1 >= _TEMPLATE_WORTH
+        and points[restored].get("memo") is not None
+    ):
         start = restored + 1
+        memo = points[restored]["memo"]
         scratch = templates.scratch_from_template(shadow_url, keys[restored])
     else:
+        memo = None
         scratch = shadow_database(shadow_url)
+    pending = revisions[start:]
+    key_of = {info.revision: key for info, key in zip(pending, keys[start:], strict=True)}
+    extensions: list[str] = []
+
+    def applied(revision: str, runner_memo: dict[str, Any] | None) -> None:
+        nonlocal extensions
+        replay.catalogs[revision] = read_model_tables(connection, is_model=project.is_model_object)
+        extensions = _extensions(connection)
+        replay.replayed.append(revision)
+        point: dict[str, Any] = {"revision": revision, "catalog": replay.catalogs[revision]}
+        point["extensions"] = extensions
+        point["memo"] = runner_memo
+        _memory[key_of[revision]] = point
+        _store(_cache_dir(cache_dir) / f"revision-{key_of[revision]}.json", point)
+
     with scratch as connection:
-        needed = required_extensions(revisions[start:])
+        needed = required_extensions(pending)
         _refuse_missing_extensions(connection, needed, shadow_url)
-        for info, key in zip(revisions[start:], keys[start:], strict=True):
-            revision = info.revision
-            try:
-                with runner.revision_transaction(project, connection, revision):
-                    runner.upgrade(project, connection, revision)
-                    replay.catalogs[revision] = read_model_tables(
-                        connection, is_model=project.is_model_object
-                    )
-                    extensions = _extensions(connection)
-            except LumikuOpsError:
-                raise
-            except Exception as exc:  # any failure in user-written revision code
-                raise _replay_failure(revision, exc, shadow_url) from None
-            replay.replayed.append(revision)
-            point = {"revision": revision, "catalog": replay.catalogs[revision]}
-            point["extensions"] = extensions
-            _memory[key] = point
-            _store(_cache_dir(cache_dir) / f"revision-{key}.json", point)
+        progress = runner.Progress()
+        try:
+            runner.replay(
+                project,
+                connection,
+                [info.revision for info in pending],
+                applied=applied,
+                memo=memo,
+                progress=progress,
+            )
+        except LumikuOpsError:
+            raise
+        except Exception as exc:  # any failure in user-written revision code
+            if progress.running is None:
+                raise ShadowReplayError(
+                    f"the baseline ({project.baseline_ref}) fails on an empty database: "
+                    f"{describe_exit(exc)}"
+                ) from None
+            raise _replay_failure(progress.running.revision, exc, shadow_url) from None
+        missing = [info.revision for info in pending if info.revision not in replay.catalogs]
+        if missing:  # never a cache that claims a revision it did not see
+            raise ShadowReplayError(f"revision {missing[0]} was not run by the replay")
         replay.extensions = extensions
         if shadow_url and len(order) >= _TEMPLATE_WORTH:
             templates.keep_as_template(shadow_url, connection, keys[-1])

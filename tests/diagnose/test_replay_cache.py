@@ -85,17 +85,17 @@ def server(pg_server: PostgresServer) -> Iterator[PostgresServer]:
 
 
 class Replayed:
-    """``runner.upgrade`` watched: the revisions a replay ran on a database."""
+    """``runner.replay`` watched: the revisions a replay ran on a database."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.revisions: list[str] = []
-        upgrade = runner.upgrade
+        run = runner.replay
 
-        def counting(project: Any, connection: Any, target: str = "heads") -> None:
-            self.revisions.append(target)
-            upgrade(project, connection, target)
+        def counting(project: Any, connection: Any, revisions: list[str], **kw: Any) -> None:
+            self.revisions.extend(revisions)
+            run(project, connection, revisions, **kw)
 
-        monkeypatch.setattr(runner, "upgrade", counting)
+        monkeypatch.setattr(runner, "replay", counting)
 
     def replay(self, root: Path, shadow_url: str | None, cache: Path) -> shadow.MigrationReplay:
         self.revisions = []
@@ -150,3 +150,51 @@ def test_a_replay_failure_never_shows_the_url_a_revision_was_handed() -> None:
         shadow._replay_failure("0002", quoted, "postgresql+psycopg://ops:s3cr3t-pw@shadow/postgres")
     )
     assert "s3cr3t-pw" not in message and "revision 0002" in message
+
+
+MOOD = ', sa.Column("mood", sa.Enum("calm", "busy", name="mood"))'
+
+
+@pytest.mark.parametrize("on_shadow_url", [True, False], ids=["shadow-url", "throwaway"])
+def test_a_type_declared_again_by_a_later_revision_replays_as_alembic_upgrade_runs_it(
+    history: Path,
+    server: PostgresServer,
+    tmp_path: Path,
+    on_shadow_url: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two revisions whose create_table declares an ENUM of the same name (optuna, dstack):
+    # `alembic upgrade head` creates the type once, remembered by its one migration context.
+    versions = history / "migrations" / "versions"
+    write_revision(versions, 1, MOOD)
+    url = server.base_url if on_shadow_url else None
+    cache = tmp_path / "cache"
+    watch = Replayed(monkeypatch)
+    watch.replay(history, url, cache)
+
+    write_revision(versions, 10, MOOD)  # resumed from the kept template, with its memory
+    grown = watch.replay(history, url, cache)
+    assert watch.revisions == (["0010"] if on_shadow_url else [*NINE, "0010"])
+    assert "mood" in {column["name"] for column in grown.at("0010")["t10"]["columns"]}
+
+
+def test_a_baseline_runs_before_the_first_revision(
+    history: Path, server: PostgresServer, tmp_path: Path
+) -> None:
+    package = next(p for p in history.iterdir() if p.name.startswith("svc_"))
+    (package / "baseline.py").write_text(
+        "from sqlalchemy import text\n\n\ndef create(connection):\n"
+        '    connection.execute(text("CREATE TABLE first_schema (id int PRIMARY KEY)"))\n'
+    )
+    pyproject = history / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + f'baseline = "{package.name}.baseline:create"\n')
+    # The first revision alters a table only the baseline creates (MLflow's history does).
+    (history / "migrations" / "versions" / "0001_table_1.py").write_text(
+        'from alembic import op\nimport sqlalchemy as sa\n\nrevision = "0001"\n'
+        "down_revision = None\n\n\ndef upgrade():\n"
+        '    op.add_column("first_schema", sa.Column("note", sa.Text()))\n'
+    )
+    replay = shadow.replay_migrations(
+        load_project(history), shadow_url=server.base_url, cache_dir=tmp_path / "cache"
+    )
+    assert "note" in {column["name"] for column in replay.at("0001")["first_schema"]["columns"]}

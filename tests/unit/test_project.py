@@ -266,3 +266,22 @@ def test_a_hook_that_prints_or_exits_keeps_stdout_clean_and_is_one_error(
     assert include_name is not None
     with pytest.raises(ConfigError, match=r"include_name: .* stopped: it called sys.exit\(0\)"):
         include_name("widget", "table", {})
+
+
+def test_a_baseline_is_a_function_named_like_the_hooks(tmp_path: Path) -> None:
+    root, package = layout_project(
+        tmp_path,
+        '[tool.lumiku-ops]\nmetadata = "{package}.models:metadata"\nmigrations = "{migrations}"\n'
+        'baseline = "{package}.models:metadata"\n',
+    )
+    project = load_project(root)
+    assert project.baseline_ref == f"{package}.models:metadata"
+    with pytest.raises(ConfigError, match=r"baseline: '.*' is not a function"):
+        project.baseline()
+    (root / "pyproject.toml").write_text(
+        (root / "pyproject.toml")
+        .read_text()
+        .replace(f'baseline = "{package}.models:metadata"', 'baseline = "x"')
+    )
+    with pytest.raises(ConfigError, match=r"baseline: 'x' is not 'package.module:function'"):
+        load_project(root)
