@@ -130,6 +130,16 @@ class Project:
         """
         return _import_metadata(self.root, self.metadata_ref)
 
+    def metadata_as_imported(self) -> dict[str, frozenset[Any]]:
+        """Each model table's constraints and indexes as the models' module declared them.
+
+        Taken when the ``MetaData`` is first imported, before any revision module runs: a
+        revision may attach objects to the shared tables at import (a ``CheckConstraint``
+        built from a model's columns attaches itself to that table), and the replay imports
+        every revision. Keyed by ``Table.key``.
+        """
+        return _as_imported[id(self.metadata())]
+
     def hook(self, key: str) -> Callable[..., bool] | None:
         """The project's ``include_object`` or ``include_name`` function, if it names one.
 
@@ -213,6 +223,10 @@ def _error(pyproject: Path, key: str, problem: str) -> ConfigError:
     )
 
 
+# What each imported MetaData's tables held at its first import (Project.metadata_as_imported).
+_as_imported: dict[int, dict[str, frozenset[Any]]] = {}
+
+
 @cache
 def _import_metadata(root: Path, reference: str) -> MetaData:
     from sqlalchemy import MetaData
@@ -224,6 +238,13 @@ def _import_metadata(root: Path, reference: str) -> MetaData:
             "metadata",
             f"'{reference}' is a {type(target).__name__}, not a SQLAlchemy MetaData",
         )
+    _as_imported.setdefault(
+        id(target),
+        {
+            key: frozenset([*table.constraints, *table.indexes])
+            for key, table in target.tables.items()
+        },
+    )
     return target
 
 

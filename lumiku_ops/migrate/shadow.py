@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, text
+from sqlalchemy import Connection, MetaData, Table, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from lumiku_ops.db import templates
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
+from lumiku_ops.db.models_ddl import create_models, pristine
 from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
@@ -36,6 +37,8 @@ from lumiku_ops.settings import Settings, user_cache_dir
 _memory: dict[str, Any] = {}
 # Bumped when what a cached point holds changes, so old entries are never misread.
 _CACHE_FORMAT = 3
+# The same for the models' catalog (2: the catalog and what PostgreSQL refused).
+_MODELS_FORMAT = 2
 # Copying a template costs about as much as replaying a few small revisions (two copies per
 # run: restore and keep); below this many revisions a replay from scratch is as fast.
 _TEMPLATE_WORTH = 8
@@ -45,6 +48,18 @@ _MISSING_EXTENSION = re.compile(
     r'extension "(?P<a>[^"]+)" is not available'
     r'|extension control file "[^"]*/(?P<b>[^"/]+)\.control"'
 )
+
+
+class ModelsCatalog(dict[str, dict[str, Any]]):
+    """The models' ``TableCatalog``, and what of the models PostgreSQL refused to create.
+
+    ``refused`` holds one ``Refusal.to_dict()`` per object left out (a foreign key to a
+    column with no unique constraint, say): the catalog is what remains.
+    """
+
+    def __init__(self, catalog: TableCatalog, refused: list[dict[str, Any]]) -> None:
+        super().__init__(catalog)
+        self.refused = refused
 
 
 @dataclass
@@ -310,14 +325,17 @@ def replay_migrations(
     return replay
 
 
-def models_fingerprint(metadata: MetaData, extensions: list[str]) -> str:
-    """SHA-256 of the DDL the models would emit on PostgreSQL, and the extensions."""
+def models_fingerprint(
+    metadata: MetaData, extensions: list[str], tables: list[Table] | None = None
+) -> str:
+    """SHA-256 of the DDL the models (``tables``, default all) would emit on PostgreSQL,
+    and the extensions."""
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     digest = hashlib.sha256(",".join(extensions).encode())
-    for table in metadata.sorted_tables:
+    for table in metadata.sorted_tables if tables is None else tables:
         digest.update(str(CreateTable(table).compile(dialect=dialect)).encode())
         for index in sorted(table.indexes, key=lambda i: str(i.name)):
             digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode())
@@ -330,34 +348,49 @@ def model_catalog(
     extensions: list[str] | None = None,
     shadow_url: str | None = None,
     cache_dir: Path | None = None,
-) -> TableCatalog:
+) -> ModelsCatalog:
     """The catalog the models define, as PostgreSQL itself renders it.
 
     ``extensions`` (those the revisions create) are created first, so a server default
-    such as ``uuid_generate_v4()`` resolves as it does in the real database.
+    such as ``uuid_generate_v4()`` resolves as it does in the real database. Only what the
+    models' module declared is created (``models_ddl.pristine``: never what a revision
+    module attached to the shared tables), and what PostgreSQL refuses is left out and
+    listed in ``refused`` rather than raised: ``alembic check`` never creates the models,
+    so models that cannot be created whole still get compared.
     """
     metadata = project.metadata()
     wanted = list(extensions or [])
-    key = f"models-{models_fingerprint(metadata, wanted)}"
-    if key in _memory:
-        return dict(_memory[key])
-    cached = _load(_cache_dir(cache_dir) / f"{key}.json")
-    if cached is None:
-        with shadow_database(shadow_url) as connection:
-            try:
-                with connection.begin():
-                    for name in wanted:
-                        connection.execute(text(_create_extension(name)))
-                    metadata.create_all(connection)
-                    cached = read_model_tables(connection, is_model=project.is_model_object)
-            except (DBAPIError, SQLAlchemyError) as exc:
-                raise ShadowReplayError(
-                    f"the models ({project.metadata_ref}) cannot be created on an empty "
-                    f"database: {database_reason(exc)}"
-                ) from None
-        _store(_cache_dir(cache_dir) / f"{key}.json", cached)
+    with pristine(metadata, project.metadata_as_imported()) as tables:
+        fingerprint = models_fingerprint(metadata, wanted, tables)
+        key = f"models{_MODELS_FORMAT}-{fingerprint}"
+        cached = _memory.get(key) or _load(_cache_dir(cache_dir) / f"{key}.json")
+        if cached is None or {"catalog", "refused"} - set(cached):
+            cached = _create_models(project, metadata, tables, wanted, shadow_url)
+            _store(_cache_dir(cache_dir) / f"{key}.json", cached)
     _memory[key] = cached
-    return dict(cached)
+    return ModelsCatalog(cached["catalog"], list(cached["refused"]))
+
+
+def _create_models(
+    project: Project,
+    metadata: MetaData,
+    tables: list[Table],
+    extensions: list[str],
+    shadow_url: str | None,
+) -> dict[str, Any]:
+    with shadow_database(shadow_url) as connection:
+        try:
+            with connection.begin():
+                for name in extensions:
+                    connection.execute(text(_create_extension(name)))
+                refused = create_models(connection, metadata, tables)
+                catalog = read_model_tables(connection, is_model=project.is_model_object)
+        except (DBAPIError, SQLAlchemyError) as exc:
+            raise ShadowReplayError(
+                f"the models ({project.metadata_ref}) cannot be created on an empty "
+                f"database: {database_reason(exc)}"
+            ) from None
+    return {"catalog": catalog, "refused": [r.to_dict() for r in refused]}
 
 
 def _create_extension(name: str) -> str:
@@ -367,7 +400,7 @@ def _create_extension(name: str) -> str:
 
 def replay_and_models(
     settings: Settings, *, cache_dir: Path | None = None
-) -> tuple[MigrationReplay, TableCatalog]:
+) -> tuple[MigrationReplay, ModelsCatalog]:
     """The settings' project replayed, and its models' catalog, on the configured shadow."""
     project = settings.project
     project.metadata()  # the models first: a module that fails to import fails at once
