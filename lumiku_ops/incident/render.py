@@ -12,6 +12,7 @@ from lumiku_ops.escaping import (
     code_span,
     escape_html,
     escape_markdown,
+    escape_markdown_keeping_code,
 )
 from lumiku_ops.incident.collect import IncidentFolder
 
@@ -77,7 +78,7 @@ def _summary(incident: IncidentFolder) -> list[str]:
         "",
         f"- **Problem:** {len(failing)} endpoint(s) answered 5xx: " + _paths(failing, "none"),
         f"- **Root cause:** {code_span(diagnosis.get('verdict', 'not diagnosed'))}: "
-        + _cell(diagnosis.get("summary", "runbook 01 did not run.")),
+        + escape_markdown_keeping_code(diagnosis.get("summary", "runbook 01 did not run.")),
         f"- **Impact:** {_paths(failing, 'nothing')} unusable; "
         f"{_paths(working, 'nothing')} kept working.",
         f"- **Time to fix:** {took}, from the first runbook ({_at(started)}) "

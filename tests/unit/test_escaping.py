@@ -91,3 +91,17 @@ def test_escaping_is_linear() -> None:
     for piece in ("_" * 7, "a_" * 3, "`" * 5, "<&|*", "1" * 9):
         small, large = seconds(piece * 20_000), seconds(piece * 200_000)
         assert large < max(20 * small, 0.5), (piece, small, large)
+
+
+def test_a_summary_keeps_its_code_spans_and_nothing_else() -> None:
+    from lumiku_ops.escaping import escape_markdown_keeping_code
+
+    assert escape_markdown_keeping_code("column `orders.note` is *missing*") == (
+        "column `orders.note` is \\*missing\\*"
+    )
+    hostile = "table `<img src=x onerror=alert(1)>` then [a](http://198.51.100.1/x)"
+    kept = escape_markdown_keeping_code(hostile)
+    assert kept.startswith("table `<img src=x onerror=alert(1)>` then \\[a\\]")
+    assert "](http://" not in kept
+    # An unbalanced backtick: the whole sentence is text.
+    assert escape_markdown_keeping_code("a `b") == escape_markdown("a `b")
