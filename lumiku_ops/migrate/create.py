@@ -127,7 +127,12 @@ def _widens(old: Any, new: Any) -> bool:
 
 
 def _destructive(op: ops.MigrateOperation) -> str | None:
-    """Why ``op`` could lose data (a drop, a rename, a narrowing type change), or None."""
+    """Why ``op`` could lose data (a drop, a rename, a narrowing type change), or None.
+
+    Operations of Alembic plugins (enum types, say) are judged by their shape: a ``Drop*``
+    operation drops, and one that moves an object from ``old_values`` to ``new_values``
+    loses the values it leaves out.
+    """
     if isinstance(op, ops.DropTableOp):
         return f"drop table `{op.table_name}`"
     if isinstance(op, ops.DropColumnOp):
@@ -144,7 +149,46 @@ def _destructive(op: ops.MigrateOperation) -> str | None:
                 f"change the type of column `{op.table_name}.{op.column_name}` "
                 f"from {op.existing_type} to {op.modify_type}"
             )
+        return None
+    name = getattr(op, "name", None) or getattr(op, "table_name", None) or "?"
+    kind = type(op).__name__
+    if kind.startswith("Drop"):
+        what = re.sub(r"(?<!^)(?=[A-Z])", " ", kind.removeprefix("Drop").removesuffix("Op"))
+        return f"drop {what.lower() or 'object'} `{name}`"
+    old, new = getattr(op, "old_values", None), getattr(op, "new_values", None)
+    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+        lost = [value for value in old if value not in new]
+        if lost:
+            return f"remove {', '.join(map(repr, lost))} from `{name}`"
     return None
+
+
+_DROPS = (ops.DropIndexOp, ops.DropConstraintOp)
+_CREATES = (ops.CreateIndexOp, ops.AddConstraintOp)
+
+
+def _object_key(op: ops.MigrateOperation) -> tuple[str, str] | None:
+    """(table, name) of an index or constraint that ``op`` drops or creates."""
+    if isinstance(op, (ops.DropIndexOp, ops.CreateIndexOp)):
+        name = getattr(op, "index_name", None)
+    elif isinstance(op, (ops.DropConstraintOp, ops.AddConstraintOp)):
+        name = getattr(op, "constraint_name", None)
+    else:
+        return None
+    table = getattr(op, "table_name", None) or getattr(op, "source_table", None)
+    return (str(table), str(name)) if name is not None and table is not None else None
+
+
+def _changes(operations: list[ops.MigrateOperation]) -> dict[tuple[str, str], str]:
+    """The indexes and constraints Alembic changes by dropping and re-creating them under
+    the same name: the create alone would fail (the name is taken), the pair loses the
+    old definition, so the pair is destructive as a whole."""
+    dropped = {key for op in operations if isinstance(op, _DROPS) and (key := _object_key(op))}
+    created = {key for op in operations if isinstance(op, _CREATES) and (key := _object_key(op))}
+    return {
+        (table, name): f"change `{name}` on `{table}` (dropped and re-created)"
+        for table, name in sorted(dropped & created)
+    }
 
 
 def _pg_name(table: str, columns: list[str], suffix: str) -> str:
@@ -175,12 +219,19 @@ def _name_unnamed(op: ops.MigrateOperation) -> None:
 
 
 def _filter(container: ops.OpContainer, allow_destructive: bool, skipped: list[str]) -> None:
+    """Leave out of ``container`` (and the containers in it, such as a table's
+    ``ModifyTableOps``) whatever could lose data, unless ``allow_destructive``; name what
+    is left out in ``skipped``, and every unnamed constraint that is kept."""
+    changed = {} if allow_destructive else _changes(list(container.ops))
+    skipped.extend(changed.values())
     kept: list[ops.MigrateOperation] = []
     for op in container.ops:
         if isinstance(op, ops.OpContainer):
             _filter(op, allow_destructive, skipped)
             if op.is_empty():
                 continue
+        elif _object_key(op) in changed:
+            continue
         else:
             reason = _destructive(op)
             if reason is not None and not allow_destructive:

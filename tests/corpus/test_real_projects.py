@@ -73,7 +73,9 @@ def test_the_newest_adding_revision_removed_is_found_created_and_applied(
     )
     new = as_json(created)
     assert created.returncode == 0, created.stdout + created.stderr
-    assert "drop_" not in new["python_source"], new["python_source"]
+    # downgrade() undoes the additions with drops; upgrade() must drop nothing.
+    upgrade_part = new["python_source"].split("def downgrade")[0]
+    assert "def upgrade" in upgrade_part and "drop_" not in upgrade_part, new["python_source"]
 
     database = ["--database-url", url]
     applied = real.lumiku("migrate", "apply", *migrations, *database, "--json")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import text
 
 from lumiku_ops.errors import NothingToCreateError
@@ -179,6 +180,103 @@ def test_an_unnamed_constraint_gets_the_name_postgresql_gives_it() -> None:
         "orders_code_shop_key",
         "orders_user_id_fkey",
     ]
+
+
+def test_drops_inside_a_tables_operations_are_left_out() -> None:
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _filter
+
+    upgrade = ops.UpgradeOps(
+        ops=[
+            ops.ModifyTableOps(
+                "orders",
+                [
+                    ops.AddColumnOp.from_column_and_tablename(
+                        None, "orders", sa.Column("note", sa.Text())
+                    ),
+                    ops.DropColumnOp("orders", "legacy"),
+                    ops.DropIndexOp("ix_orders_legacy", table_name="orders"),
+                    ops.DropConstraintOp("orders_code_key", "orders", type_="unique"),
+                ],
+            )
+        ]
+    )
+    skipped: list[str] = []
+    _filter(upgrade, False, skipped)
+    (table,) = upgrade.ops
+    assert isinstance(table, ops.ModifyTableOps)
+    assert [type(op).__name__ for op in table.ops] == ["AddColumnOp"]
+    assert skipped == [
+        "drop column `orders.legacy`",
+        "drop index `ix_orders_legacy` on `orders`",
+        "drop constraint `orders_code_key` on `orders`",
+    ]
+
+
+def test_an_index_or_constraint_alembic_changes_by_drop_and_create_is_left_out() -> None:
+    """Re-created under the same name: the create alone would fail, the pair loses the old
+    definition. Both halves are left out and named, unless destructive changes are allowed."""
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _filter
+
+    def operations() -> ops.UpgradeOps:
+        return ops.UpgradeOps(
+            ops=[
+                ops.ModifyTableOps(
+                    "orders",
+                    [
+                        ops.DropIndexOp("ix_orders_code", table_name="orders"),
+                        ops.CreateIndexOp("ix_orders_code", "orders", ["code", "shop"]),
+                        ops.DropConstraintOp("orders_ref_key", "orders", type_="unique"),
+                        ops.CreateUniqueConstraintOp("orders_ref_key", "orders", ["ref", "shop"]),
+                        ops.CreateIndexOp("ix_orders_shop", "orders", ["shop"]),
+                    ],
+                )
+            ]
+        )
+
+    upgrade, skipped = operations(), []
+    _filter(upgrade, False, skipped)
+    (table,) = upgrade.ops
+    assert isinstance(table, ops.ModifyTableOps)
+    assert [getattr(op, "index_name", None) for op in table.ops] == ["ix_orders_shop"]
+    assert skipped == [
+        "change `ix_orders_code` on `orders` (dropped and re-created)",
+        "change `orders_ref_key` on `orders` (dropped and re-created)",
+    ]
+
+    allowed, skipped = operations(), []
+    _filter(allowed, True, skipped)
+    assert len(allowed.ops[0].ops) == 5 and skipped == []  # type: ignore[attr-defined]
+
+
+def test_a_plugins_drops_and_lost_enum_values_are_left_out() -> None:
+    """Operations of Alembic plugins (alembic_postgresql_enum's, say), judged by shape."""
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _filter
+
+    class DropEnumOp(ops.MigrateOperation):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    class SyncEnumValuesOp(ops.MigrateOperation):
+        def __init__(self, name: str, old_values: list[str], new_values: list[str]) -> None:
+            self.name, self.old_values, self.new_values = name, old_values, new_values
+
+    upgrade = ops.UpgradeOps(
+        ops=[
+            DropEnumOp("status"),
+            SyncEnumValuesOp("kind", ["a", "b"], ["a"]),
+            SyncEnumValuesOp("level", ["low"], ["low", "high"]),
+        ]
+    )
+    skipped: list[str] = []
+    _filter(upgrade, False, skipped)
+    assert [op.name for op in upgrade.ops] == ["level"]  # type: ignore[attr-defined]
+    assert skipped == ["drop enum `status`", "remove 'b' from `kind`"]
 
 
 def test_a_long_unnamed_constraint_is_cut_as_postgresql_cuts_it() -> None:
