@@ -287,3 +287,70 @@ def test_a_long_unnamed_constraint_is_cut_as_postgresql_cuts_it() -> None:
     table = "a_very_long_table_name_for_testing_postgresql_truncation_rules"
     name = _pg_name(table, ["some_column_name", "other_column"], "key")
     assert name == "a_very_long_table_name_for_te_some_column_name_other_column_key"
+
+
+def test_an_enum_column_added_to_a_table_creates_its_type_first_and_drops_it_last() -> None:
+    """Alembic's add_column does not create an sa.Enum's PostgreSQL type (create_table
+    does): without it the revision fails with ``type ... does not exist``."""
+    from alembic.autogenerate import render_python_code
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _create_enum_types
+
+    def operations() -> ops.UpgradeOps:
+        kind = sa.Enum("FINITE", "INF_POS", name="valuekind")
+        return ops.UpgradeOps(
+            ops=[
+                ops.ModifyTableOps(
+                    "trial_values",
+                    [
+                        ops.AddColumnOp("trial_values", sa.Column("kind", kind, nullable=True)),
+                        ops.AddColumnOp("trial_values", sa.Column("kind2", kind)),
+                    ],
+                )
+            ]
+        )
+
+    upgrade = operations()
+    _create_enum_types(upgrade, lambda schema, name: False, set())
+    create = "sa.Enum('FINITE', 'INF_POS', name='valuekind').create(op.get_bind(), checkfirst=True)"
+    code = render_python_code(upgrade)
+    assert code.count(create) == 1 and code.index(create) < code.index("op.add_column")
+    downgrade = render_python_code(upgrade.reverse())
+    drop = create.replace(".create(", ".drop(")
+    assert downgrade.count(drop) == 1 and downgrade.rindex("op.drop_column") < downgrade.index(drop)
+
+    present = operations()  # the type exists at the head already
+    _create_enum_types(present, lambda schema, name: name == "valuekind", set())
+    assert ".create(" not in render_python_code(present)
+
+    with_table = operations()  # a table created first creates the type itself
+    table = ops.CreateTableOp(
+        "runs", [sa.Column("kind", sa.Enum("FINITE", "INF_POS", name="valuekind"))]
+    )
+    with_table.ops.insert(0, table)
+    _create_enum_types(with_table, lambda schema, name: False, set())
+    assert ".create(" not in render_python_code(with_table)
+
+
+def test_a_not_null_column_without_a_server_default_is_a_warning() -> None:
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _not_null_without_default
+
+    upgrade = ops.UpgradeOps(
+        ops=[
+            ops.ModifyTableOps(
+                "orders",
+                [
+                    ops.AddColumnOp("orders", sa.Column("note", sa.Text(), nullable=False)),
+                    ops.AddColumnOp(
+                        "orders", sa.Column("n", sa.Integer(), nullable=False, server_default="0")
+                    ),
+                    ops.AddColumnOp("orders", sa.Column("tag", sa.Text(), nullable=True)),
+                ],
+            )
+        ]
+    )
+    (warning,) = _not_null_without_default(upgrade)
+    assert warning.startswith("column `orders.note` is added NOT NULL without a server default")
