@@ -333,7 +333,8 @@ def _create_enum_types(container: ops.OpContainer, exists: Any, seen: set[tuple[
 
 def _enum_exists(connection: Any) -> Any:
     def exists(schema: str | None, name: str) -> bool:
-        quoted = f'"{name}"' if schema is None else f'"{schema}"."{name}"'
+        parts = [name] if schema is None else [schema, name]
+        quoted = ".".join('"' + part.replace('"', '""') + '"' for part in parts)
         found = connection.execute(text("SELECT to_regtype(:n)"), {"n": quoted}).scalar()
         return found is not None
 
