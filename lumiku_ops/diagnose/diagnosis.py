@@ -171,6 +171,9 @@ def _summary(verdict: str, affected: list[str], schema: SchemaFinding | None) ->
         if schema.minor:
             s = "these differences" if len(schema.objects) > 1 else "this difference"
             text += f" No query fails because of {s}."
+        for other in schema.also:
+            if other.verdict:
+                text += f" Besides: {_summary(other.verdict, other.affected, other)}"
     return text
 
 
@@ -233,14 +236,13 @@ def diagnose(
     else:
         target = _compare_target(url, project, set(tables))
         schema = classify_schema(replay, db, set(models), head, target)
-        affected = schema.affected
-        if schema.verdict:
-            findings.insert(0, schema.verdict)
+        affected = sorted({table for found in schema.all for table in found.affected})
+        findings[0:0] = [found.verdict for found in schema.all if found.verdict]
         # What the head explains as "only in the revisions" is no difference here.
         only_in_revisions = [d for d in head if not d.models_ahead]
         diagnosis_tables = table_diffs(collapse(subtract(target, only_in_revisions)))
     matching = schema.matching if schema else None
-    minor = {schema.verdict} if schema and schema.minor and schema.verdict else set()
+    minor = {f.verdict for f in schema.all if f.minor and f.verdict} if schema else set()
     if schema and schema.verdict != MIGRATION_NOT_CREATED and any(d.models_ahead for d in head):
         # Models ahead only by objects no query fails on: a finding under the verdict.
         findings.append(MIGRATION_NOT_CREATED)

@@ -70,6 +70,14 @@ class SchemaFinding:
     objects: list[Difference] = field(default_factory=list)
     minor: bool = False  # nothing it names can make a query fail
     residual: list[str] = field(default_factory=list)  # what differs from ``matching``
+    # The database's own verdict when the models are also ahead of every revision: the
+    # models' lead is a standing condition of the history and hides nothing of it.
+    also: list[SchemaFinding] = field(default_factory=list)
+
+    @property
+    def all(self) -> list[SchemaFinding]:
+        """This finding and those ``also`` holds, each with a verdict."""
+        return [f for f in (self, *self.also) if f.verdict]
 
 
 def classify_schema(
@@ -84,13 +92,30 @@ def classify_schema(
     the database really has.
 
     Only ``add_*``/``modify_*`` differences with the head decide ``MIGRATION_NOT_CREATED``
-    (``remove_*`` are "only in the revisions"); differences with the database that the
-    head explains are not drift.
+    (``remove_*`` are "only in the revisions"). They are a condition of the history, not
+    of the database: the database is judged against the revisions after subtracting
+    every difference the head has too, and its own verdict (a pending revision, a column
+    added by hand) stays a finding under ``MIGRATION_NOT_CREATED``.
     """
     ahead = collapse(d for d in head if d.models_ahead)
     major = [d for d in ahead if d.breaks_queries]
-    if major:
-        return SchemaFinding(MIGRATION_NOT_CREATED, tables_of(major), objects=major)
+    database = _database_finding(replay, db, model_tables, head, target)
+    if major or (ahead and database.verdict is None):
+        also = [database] if database.verdict else []
+        return SchemaFinding(
+            MIGRATION_NOT_CREATED, tables_of(ahead), objects=ahead, minor=not major, also=also
+        )
+    return database
+
+
+def _database_finding(
+    replay: MigrationReplay,
+    db: DatabaseState,
+    model_tables: set[str],
+    head: Sequence[Difference],
+    target: Sequence[Difference],
+) -> SchemaFinding:
+    """The database against the revisions, the head's own differences subtracted."""
     names = model_tables | set(replay.head_catalog)
     recorded = db.recorded_revision
     residual = collapse(subtract(target, head))
@@ -105,8 +130,6 @@ def classify_schema(
     if not residual:
         if not at_head:
             return SchemaFinding(REVISION_MISMATCH, [], matching)
-        if ahead:
-            return SchemaFinding(MIGRATION_NOT_CREATED, tables_of(ahead), objects=ahead, minor=True)
         return SchemaFinding(None, [], matching)
     if matching is not None and matching != recorded:
         return SchemaFinding(REVISION_MISMATCH, tables_of(residual), matching, residual)
@@ -115,8 +138,10 @@ def classify_schema(
         return SchemaFinding(
             REVISION_MISMATCH, tables_of(residual), near[0], residual, residual=near[1]
         )
+    # A model table no revision creates is missing at the head too: the models' lead.
+    unrevised = {d.table for d in head if d.kind == "add_table"}
     present = [name for name in model_tables if name in db.catalog]
-    missing = sorted(name for name in model_tables if name not in db.catalog)
+    missing = sorted(t for t in model_tables if t not in db.catalog and t not in unrevised)
     if present and missing:
         return SchemaFinding(SCHEMA_PARTIAL, missing, objects=residual)
     minor = not any(d.breaks_queries for d in residual)

@@ -17,9 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alembic.autogenerate import renderers
 from alembic.operations import ops
 from alembic.operations.ops import MigrationScript
-from sqlalchemy import BigInteger, Integer, MetaData, SmallInteger, String, Text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Enum,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
 
 from lumiku_ops.db.catalog import TableCatalog
 from lumiku_ops.db.compare import constraint_shape, index_shape, shape_differences
@@ -51,6 +63,8 @@ class MigrationCreated:
     checklist: list[dict[str, Any]] = field(default_factory=list)
     # Drops, renames and narrowing type changes left out (without --allow-destructive).
     only_in_revisions: list[str] = field(default_factory=list)
+    # Written as Alembic wrote them, but to review: they can fail on a database with rows.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -67,6 +81,7 @@ class MigrationCreated:
             "complete": self.complete,
             "checklist": self.checklist,
             "only_in_revisions": self.only_in_revisions,
+            "warnings": self.warnings,
             "python_source": self.python_source,
             "sql": self.sql,
         }
@@ -127,7 +142,12 @@ def _widens(old: Any, new: Any) -> bool:
 
 
 def _destructive(op: ops.MigrateOperation) -> str | None:
-    """Why ``op`` could lose data (a drop, a rename, a narrowing type change), or None."""
+    """Why ``op`` could lose data (a drop, a rename, a narrowing type change), or None.
+
+    Operations of Alembic plugins (enum types, say) are judged by their shape: a ``Drop*``
+    operation drops, and one that moves an object from ``old_values`` to ``new_values``
+    loses the values it leaves out.
+    """
     if isinstance(op, ops.DropTableOp):
         return f"drop table `{op.table_name}`"
     if isinstance(op, ops.DropColumnOp):
@@ -144,7 +164,46 @@ def _destructive(op: ops.MigrateOperation) -> str | None:
                 f"change the type of column `{op.table_name}.{op.column_name}` "
                 f"from {op.existing_type} to {op.modify_type}"
             )
+        return None
+    name = getattr(op, "name", None) or getattr(op, "table_name", None) or "?"
+    kind = type(op).__name__
+    if kind.startswith("Drop"):
+        what = re.sub(r"(?<!^)(?=[A-Z])", " ", kind.removeprefix("Drop").removesuffix("Op"))
+        return f"drop {what.lower() or 'object'} `{name}`"
+    old, new = getattr(op, "old_values", None), getattr(op, "new_values", None)
+    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+        lost = [value for value in old if value not in new]
+        if lost:
+            return f"remove {', '.join(map(repr, lost))} from `{name}`"
     return None
+
+
+_DROPS = (ops.DropIndexOp, ops.DropConstraintOp)
+_CREATES = (ops.CreateIndexOp, ops.AddConstraintOp)
+
+
+def _object_key(op: ops.MigrateOperation) -> tuple[str, str] | None:
+    """(table, name) of an index or constraint that ``op`` drops or creates."""
+    if isinstance(op, (ops.DropIndexOp, ops.CreateIndexOp)):
+        name = getattr(op, "index_name", None)
+    elif isinstance(op, (ops.DropConstraintOp, ops.AddConstraintOp)):
+        name = getattr(op, "constraint_name", None)
+    else:
+        return None
+    table = getattr(op, "table_name", None) or getattr(op, "source_table", None)
+    return (str(table), str(name)) if name is not None and table is not None else None
+
+
+def _changes(operations: list[ops.MigrateOperation]) -> dict[tuple[str, str], str]:
+    """The indexes and constraints Alembic changes by dropping and re-creating them under
+    the same name: the create alone would fail (the name is taken), the pair loses the
+    old definition, so the pair is destructive as a whole."""
+    dropped = {key for op in operations if isinstance(op, _DROPS) and (key := _object_key(op))}
+    created = {key for op in operations if isinstance(op, _CREATES) and (key := _object_key(op))}
+    return {
+        (table, name): f"change `{name}` on `{table}` (dropped and re-created)"
+        for table, name in sorted(dropped & created)
+    }
 
 
 def _pg_name(table: str, columns: list[str], suffix: str) -> str:
@@ -175,12 +234,19 @@ def _name_unnamed(op: ops.MigrateOperation) -> None:
 
 
 def _filter(container: ops.OpContainer, allow_destructive: bool, skipped: list[str]) -> None:
+    """Leave out of ``container`` (and the containers in it, such as a table's
+    ``ModifyTableOps``) whatever could lose data, unless ``allow_destructive``; name what
+    is left out in ``skipped``, and every unnamed constraint that is kept."""
+    changed = {} if allow_destructive else _changes(list(container.ops))
+    skipped.extend(changed.values())
     kept: list[ops.MigrateOperation] = []
     for op in container.ops:
         if isinstance(op, ops.OpContainer):
             _filter(op, allow_destructive, skipped)
             if op.is_empty():
                 continue
+        elif _object_key(op) in changed:
+            continue
         else:
             reason = _destructive(op)
             if reason is not None and not allow_destructive:
@@ -189,6 +255,111 @@ def _filter(container: ops.OpContainer, allow_destructive: bool, skipped: list[s
             _name_unnamed(op)
         kept.append(op)
     container.ops = kept
+
+
+class EnumTypeOp(ops.MigrateOperation):
+    """Create (or, reversed, drop) a PostgreSQL enum type a new column needs.
+
+    Alembic's ``add_column`` does not create the type of an ``sa.Enum`` column (only
+    ``create_table`` does), so a revision that adds one fails with ``type ... does not
+    exist``; it is rendered as plain SQLAlchemy (``sa.Enum(...).create(op.get_bind(),
+    checkfirst=True)``), so the revision needs nothing of lumiku-ops to run.
+    """
+
+    def __init__(
+        self, name: str, values: list[str], schema: str | None, *, drop: bool = False
+    ) -> None:
+        self.name, self.values, self.schema, self.drop = name, values, schema, drop
+
+    def reverse(self) -> EnumTypeOp:
+        return EnumTypeOp(self.name, self.values, self.schema, drop=not self.drop)
+
+
+@renderers.dispatch_for(EnumTypeOp)
+def _render_enum_type(autogen_context: Any, op: EnumTypeOp) -> str:
+    # ``sa`` as Alembic's own rendering uses it: every revision template imports it.
+    arguments = [repr(value) for value in op.values] + [f"name={op.name!r}"]
+    if op.schema:
+        arguments.append(f"schema={op.schema!r}")
+    action = "drop" if op.drop else "create"
+    return f"sa.Enum({', '.join(arguments)}).{action}(op.get_bind(), checkfirst=True)"
+
+
+def _enum_of(type_: Any) -> Enum | None:
+    """The native, named enum type behind a column type (a decorator's, an array's)."""
+    for _ in range(4):
+        if isinstance(type_, TypeDecorator):
+            type_ = type_.impl
+        elif isinstance(type_, ARRAY):
+            type_ = type_.item_type
+        else:
+            break
+    if isinstance(type_, Enum) and type_.native_enum and type_.name:
+        return type_
+    return None
+
+
+def _new_column_type(op: ops.MigrateOperation) -> Any:
+    if isinstance(op, ops.AddColumnOp):
+        return op.column.type
+    if isinstance(op, ops.AlterColumnOp):
+        return op.modify_type
+    return None
+
+
+def _create_enum_types(container: ops.OpContainer, exists: Any, seen: set[tuple[Any, str]]) -> None:
+    """Before each column that needs an enum type the database lacks (``exists``: the
+    head's check), the op that creates it; once per type. A table created here creates its
+    own types (Alembic's ``create_table`` does)."""
+    kept: list[ops.MigrateOperation] = []
+    for op in container.ops:
+        if isinstance(op, ops.OpContainer):
+            _create_enum_types(op, exists, seen)
+        elif isinstance(op, ops.CreateTableOp):
+            for column in op.columns:
+                enum = _enum_of(getattr(column, "type", None))
+                if enum is not None and enum.name:
+                    seen.add((enum.schema, str(enum.name)))
+        else:
+            enum = _enum_of(_new_column_type(op))
+            if enum is not None and enum.name:
+                key = (enum.schema, str(enum.name))
+                if key not in seen and not exists(enum.schema, str(enum.name)):
+                    kept.append(EnumTypeOp(key[1], list(enum.enums), enum.schema))
+                seen.add(key)
+        kept.append(op)
+    container.ops = kept
+
+
+def _enum_exists(connection: Any) -> Any:
+    def exists(schema: str | None, name: str) -> bool:
+        parts = [name] if schema is None else [schema, name]
+        quoted = ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+        found = connection.execute(text("SELECT to_regtype(:n)"), {"n": quoted}).scalar()
+        return found is not None
+
+    return exists
+
+
+def _not_null_without_default(container: ops.OpContainer) -> list[str]:
+    """Columns added NOT NULL with no server default: fine on an empty table, an error on
+    one with rows (PostgreSQL has nothing to fill them with)."""
+    found: list[str] = []
+    for op in container.ops:
+        if isinstance(op, ops.OpContainer):
+            found.extend(_not_null_without_default(op))
+        elif (
+            isinstance(op, ops.AddColumnOp)
+            and not op.column.nullable
+            and op.column.server_default is None
+            and not op.column.primary_key
+        ):
+            found.append(
+                f"column `{op.table_name}.{op.column.name}` is added NOT NULL without a server "
+                "default: on a table with rows it fails; give it a server_default in the "
+                "models, or add it nullable and fill it first"
+            )
+    return found
 
 
 def _refuse_models_missing_tables(
@@ -249,6 +420,7 @@ def create_migration(
     message = message or describe_change(head)
     revision_id = next_revision_id(scripts)
     skipped: list[str] = []
+    warnings: list[str] = []
     empty: list[bool] = []
 
     def keep_only_safe_changes(
@@ -258,10 +430,13 @@ def create_migration(
         if script is None or script.upgrade_ops is None:
             return
         _filter(script.upgrade_ops, allow_destructive, skipped)
-        script.downgrade_ops = script.upgrade_ops.reverse()
         if script.upgrade_ops.is_empty():
             empty.append(True)
             directives[:] = []  # write no file
+            return
+        _create_enum_types(script.upgrade_ops, _enum_exists(context.connection), set())
+        warnings.extend(_not_null_without_default(script.upgrade_ops))
+        script.downgrade_ops = script.upgrade_ops.reverse()
 
     with shadow_database(shadow_url) as connection:
         # Alembic begins and commits, around autocommit_block() revisions too.
@@ -288,7 +463,7 @@ def create_migration(
         )
     paths = [Path(script.path) for script in written]
     try:
-        return _created(settings, revision_id, message, skipped, cache)
+        return _created(settings, revision_id, message, skipped, cache, warnings)
     except BaseException:
         for path in paths:  # a failed create leaves no file behind
             path.unlink(missing_ok=True)
@@ -296,7 +471,12 @@ def create_migration(
 
 
 def _created(
-    settings: Settings, revision_id: str, message: str, skipped: list[str], cache: Path
+    settings: Settings,
+    revision_id: str,
+    message: str,
+    skipped: list[str],
+    cache: Path,
+    warnings: list[str],
 ) -> MigrationCreated:
     project = settings.project
     script = script_directory(project).get_revision(revision_id)
@@ -309,6 +489,9 @@ def _created(
         project, shadow_url=scratch_server_url(settings), cache_dir=cache
     )
     uncaptured = [d for d in remaining if d.models_ahead]
+    checklist = build_checklist(models, replay.head_catalog, uncaptured)
+    for row in checklist:
+        row["warnings"] = [w for w in warnings if w.startswith(f"column `{row['table']}.")]
     return MigrationCreated(
         revision=revision_id,
         down_revision=down,
@@ -316,6 +499,7 @@ def _created(
         path=path,
         python_source=path.read_text(),
         sql=offline_sql(project, f"{down}:{revision_id}" if down else revision_id),
-        checklist=build_checklist(models, replay.head_catalog, uncaptured),
+        checklist=checklist,
         only_in_revisions=skipped,
+        warnings=warnings,
     )

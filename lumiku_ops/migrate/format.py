@@ -30,6 +30,9 @@ def format_created(created: MigrationCreated) -> str:
         )
     verdict = "complete" if created.complete else "INCOMPLETE: review before committing"
     lines += ["", f"Checklist against the models: {verdict}."]
+    if created.warnings:
+        lines += ["", "To review before applying to a database with rows:"]
+        lines += [f"- {item}" for item in created.warnings]
     if created.only_in_revisions:
         lines += ["", "Only in the revisions (destructive, not written; --allow-destructive):"]
         lines += [f"- {item}" for item in created.only_in_revisions]

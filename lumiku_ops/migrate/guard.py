@@ -67,15 +67,35 @@ def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# The folders Python installs distributions into: what lies there came from a package
+# index, not from the project's own source, whatever git ignores around it.
+_INSTALLED = {"site-packages", "dist-packages"}
+
+
+def _installed(folder: Path) -> bool:
+    """True when ``folder`` belongs to an installed distribution (a ``site-packages``)."""
+    return not _INSTALLED.isdisjoint(folder.resolve().parts)
+
+
 def check_tracked(paths: list[Path]) -> CheckItem:
-    """Every revision file is committed to git and not ignored."""
+    """Every revision file is committed to git and not ignored.
+
+    Applies only to revisions that are the project's source: inside a git work tree and
+    not installed as part of a package (revisions shipped in a wheel live under
+    ``site-packages``, which a virtual environment inside the work tree leaves git-ignored).
+    """
+    name = "revision files tracked by git"
     if not paths:
-        return CheckItem("revision files tracked by git", True, "no revision files")
+        return CheckItem(name, True, "no revision files")
     folder = paths[0].parent
-    if _git(folder, "rev-parse", "--is-inside-work-tree").returncode != 0:
-        return CheckItem(
-            "revision files tracked by git", True, f"{folder} is not in a git work tree", True
-        )
+    if _installed(folder):
+        return CheckItem(name, True, f"{folder} is an installed package, not in git", True)
+    try:
+        inside = _git(folder, "rev-parse", "--is-inside-work-tree")
+    except FileNotFoundError:
+        return CheckItem(name, True, "git is not installed", True)
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        return CheckItem(name, True, f"{folder} is not in a git work tree", True)
     problems = []
     for path in paths:
         if _git(folder, "check-ignore", "-q", str(path)).returncode == 0:
@@ -83,7 +103,7 @@ def check_tracked(paths: list[Path]) -> CheckItem:
         elif _git(folder, "ls-files", "--error-unmatch", str(path)).returncode != 0:
             problems.append(f"{path.name} is not tracked (git add it)")
     return CheckItem(
-        "revision files tracked by git",
+        name,
         not problems,
         "; ".join(problems) or f"all {len(paths)} revision files are tracked",
     )

@@ -286,6 +286,25 @@ def added_objects(diffs: list[Any]) -> set[str]:
     return added
 
 
+def objects_of(diffs: list[Any]) -> set[tuple[str, str, str]]:
+    """Each difference as (what, table, name), whichever side holds it: ``add_index`` and
+    ``remove_index`` of one index are the same object, as are the modifications of one
+    column's same attribute."""
+    found: set[tuple[str, str, str]] = set()
+    for diff in diffs:
+        for entry in diff if isinstance(diff, list) else [diff]:
+            kind = entry[0]
+            what = kind.split("_", 1)[1]
+            if kind.startswith("modify_") or kind in ("add_column", "remove_column"):
+                column = entry[3] if isinstance(entry[3], str) else entry[3].name
+                found.add((what, entry[2], column))
+            elif what == "table":
+                found.add((what, entry[1].name, ""))
+            else:
+                found.add((what, entry[1].table.name, str(entry[1].name)))
+    return found
+
+
 def catalog_differences(url: str, reference_url: str) -> list[Any]:
     """Alembic's comparison of one database against another's reflected catalog."""
     reference = MetaData()

@@ -19,6 +19,7 @@ from tests.corpus.projects import (
     catalog_differences,
     copy_without,
     differing_tables,
+    objects_of,
     upgrade,
 )
 from tests.utils.db import connect
@@ -73,7 +74,9 @@ def test_the_newest_adding_revision_removed_is_found_created_and_applied(
     )
     new = as_json(created)
     assert created.returncode == 0, created.stdout + created.stderr
-    assert "drop_" not in new["python_source"], new["python_source"]
+    # downgrade() undoes the additions with drops; upgrade() must drop nothing.
+    upgrade_part = new["python_source"].split("def downgrade")[0]
+    assert "def upgrade" in upgrade_part and "drop_" not in upgrade_part, new["python_source"]
 
     database = ["--database-url", url]
     applied = real.lumiku("migrate", "apply", *migrations, *database, "--json")
@@ -82,9 +85,16 @@ def test_the_newest_adding_revision_removed_is_found_created_and_applied(
     verified = real.lumiku("migrate", "verify", *migrations, *database, *real.shadow, "--json")
     assert verified.returncode == 0 and as_json(verified)["passed"] is True, verified.stdout
 
-    # The created revision did what the removed one did: the same catalog as the real head.
+    # The created revision did what the removed one did: the same catalog as the real head,
+    # but for what the models hold beyond the real head too (Alembic's check there says so;
+    # none of it on a project whose models and history agree).
     head_url = real.templates.server.url_for(real.templates.head)
-    assert catalog_differences(url, head_url) == []
+    beyond = objects_of([d for d in head_diffs if not _kind(d).startswith("remove_")])
+    assert objects_of(catalog_differences(url, head_url)) == beyond
+
+
+def _kind(diff: Any) -> str:
+    return str((diff[0] if isinstance(diff, list) else diff)[0])
 
 
 def assert_found(real: RealProjectRun, diagnosis: dict[str, Any], verdict: str) -> None:

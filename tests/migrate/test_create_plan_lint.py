@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import text
 
 from lumiku_ops.errors import NothingToCreateError
@@ -181,6 +182,103 @@ def test_an_unnamed_constraint_gets_the_name_postgresql_gives_it() -> None:
     ]
 
 
+def test_drops_inside_a_tables_operations_are_left_out() -> None:
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _filter
+
+    upgrade = ops.UpgradeOps(
+        ops=[
+            ops.ModifyTableOps(
+                "orders",
+                [
+                    ops.AddColumnOp.from_column_and_tablename(
+                        None, "orders", sa.Column("note", sa.Text())
+                    ),
+                    ops.DropColumnOp("orders", "legacy"),
+                    ops.DropIndexOp("ix_orders_legacy", table_name="orders"),
+                    ops.DropConstraintOp("orders_code_key", "orders", type_="unique"),
+                ],
+            )
+        ]
+    )
+    skipped: list[str] = []
+    _filter(upgrade, False, skipped)
+    (table,) = upgrade.ops
+    assert isinstance(table, ops.ModifyTableOps)
+    assert [type(op).__name__ for op in table.ops] == ["AddColumnOp"]
+    assert skipped == [
+        "drop column `orders.legacy`",
+        "drop index `ix_orders_legacy` on `orders`",
+        "drop constraint `orders_code_key` on `orders`",
+    ]
+
+
+def test_an_index_or_constraint_alembic_changes_by_drop_and_create_is_left_out() -> None:
+    """Re-created under the same name: the create alone would fail, the pair loses the old
+    definition. Both halves are left out and named, unless destructive changes are allowed."""
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _filter
+
+    def operations() -> ops.UpgradeOps:
+        return ops.UpgradeOps(
+            ops=[
+                ops.ModifyTableOps(
+                    "orders",
+                    [
+                        ops.DropIndexOp("ix_orders_code", table_name="orders"),
+                        ops.CreateIndexOp("ix_orders_code", "orders", ["code", "shop"]),
+                        ops.DropConstraintOp("orders_ref_key", "orders", type_="unique"),
+                        ops.CreateUniqueConstraintOp("orders_ref_key", "orders", ["ref", "shop"]),
+                        ops.CreateIndexOp("ix_orders_shop", "orders", ["shop"]),
+                    ],
+                )
+            ]
+        )
+
+    upgrade, skipped = operations(), []
+    _filter(upgrade, False, skipped)
+    (table,) = upgrade.ops
+    assert isinstance(table, ops.ModifyTableOps)
+    assert [getattr(op, "index_name", None) for op in table.ops] == ["ix_orders_shop"]
+    assert skipped == [
+        "change `ix_orders_code` on `orders` (dropped and re-created)",
+        "change `orders_ref_key` on `orders` (dropped and re-created)",
+    ]
+
+    allowed, skipped = operations(), []
+    _filter(allowed, True, skipped)
+    assert len(allowed.ops[0].ops) == 5 and skipped == []  # type: ignore[attr-defined]
+
+
+def test_a_plugins_drops_and_lost_enum_values_are_left_out() -> None:
+    """Operations of Alembic plugins (alembic_postgresql_enum's, say), judged by shape."""
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _filter
+
+    class DropEnumOp(ops.MigrateOperation):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    class SyncEnumValuesOp(ops.MigrateOperation):
+        def __init__(self, name: str, old_values: list[str], new_values: list[str]) -> None:
+            self.name, self.old_values, self.new_values = name, old_values, new_values
+
+    upgrade = ops.UpgradeOps(
+        ops=[
+            DropEnumOp("status"),
+            SyncEnumValuesOp("kind", ["a", "b"], ["a"]),
+            SyncEnumValuesOp("level", ["low"], ["low", "high"]),
+        ]
+    )
+    skipped: list[str] = []
+    _filter(upgrade, False, skipped)
+    assert [op.name for op in upgrade.ops] == ["level"]  # type: ignore[attr-defined]
+    assert skipped == ["drop enum `status`", "remove 'b' from `kind`"]
+
+
 def test_a_long_unnamed_constraint_is_cut_as_postgresql_cuts_it() -> None:
     from lumiku_ops.migrate.create import _pg_name
 
@@ -189,3 +287,70 @@ def test_a_long_unnamed_constraint_is_cut_as_postgresql_cuts_it() -> None:
     table = "a_very_long_table_name_for_testing_postgresql_truncation_rules"
     name = _pg_name(table, ["some_column_name", "other_column"], "key")
     assert name == "a_very_long_table_name_for_te_some_column_name_other_column_key"
+
+
+def test_an_enum_column_added_to_a_table_creates_its_type_first_and_drops_it_last() -> None:
+    """Alembic's add_column does not create an sa.Enum's PostgreSQL type (create_table
+    does): without it the revision fails with ``type ... does not exist``."""
+    from alembic.autogenerate import render_python_code
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _create_enum_types
+
+    def operations() -> ops.UpgradeOps:
+        kind = sa.Enum("FINITE", "INF_POS", name="valuekind")
+        return ops.UpgradeOps(
+            ops=[
+                ops.ModifyTableOps(
+                    "trial_values",
+                    [
+                        ops.AddColumnOp("trial_values", sa.Column("kind", kind, nullable=True)),
+                        ops.AddColumnOp("trial_values", sa.Column("kind2", kind)),
+                    ],
+                )
+            ]
+        )
+
+    upgrade = operations()
+    _create_enum_types(upgrade, lambda schema, name: False, set())
+    create = "sa.Enum('FINITE', 'INF_POS', name='valuekind').create(op.get_bind(), checkfirst=True)"
+    code = render_python_code(upgrade)
+    assert code.count(create) == 1 and code.index(create) < code.index("op.add_column")
+    downgrade = render_python_code(upgrade.reverse())
+    drop = create.replace(".create(", ".drop(")
+    assert downgrade.count(drop) == 1 and downgrade.rindex("op.drop_column") < downgrade.index(drop)
+
+    present = operations()  # the type exists at the head already
+    _create_enum_types(present, lambda schema, name: name == "valuekind", set())
+    assert ".create(" not in render_python_code(present)
+
+    with_table = operations()  # a table created first creates the type itself
+    table = ops.CreateTableOp(
+        "runs", [sa.Column("kind", sa.Enum("FINITE", "INF_POS", name="valuekind"))]
+    )
+    with_table.ops.insert(0, table)
+    _create_enum_types(with_table, lambda schema, name: False, set())
+    assert ".create(" not in render_python_code(with_table)
+
+
+def test_a_not_null_column_without_a_server_default_is_a_warning() -> None:
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _not_null_without_default
+
+    upgrade = ops.UpgradeOps(
+        ops=[
+            ops.ModifyTableOps(
+                "orders",
+                [
+                    ops.AddColumnOp("orders", sa.Column("note", sa.Text(), nullable=False)),
+                    ops.AddColumnOp(
+                        "orders", sa.Column("n", sa.Integer(), nullable=False, server_default="0")
+                    ),
+                    ops.AddColumnOp("orders", sa.Column("tag", sa.Text(), nullable=True)),
+                ],
+            )
+        ]
+    )
+    (warning,) = _not_null_without_default(upgrade)
+    assert warning.startswith("column `orders.note` is added NOT NULL without a server default")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lumiku_ops.migrate.guard import check_project
+from lumiku_ops.migrate.guard import check_project, check_tracked
 from lumiku_ops.migrate.status import verify_schema
 from lumiku_ops.reference.seed import SEED_STATED_COLUMN_COUNTS
 from lumiku_ops.settings import load_settings
@@ -88,6 +88,34 @@ def test_check_fails_on_an_untracked_or_ignored_revision_file(tmp_path: Path) ->
     report = check_project(load_settings(migrations_dir=migrations))
     tracked = next(item for item in report.items if item.name == "revision files tracked by git")
     assert "0002_add_background_remover_models.py is git-ignored" in tracked.detail
+
+
+def test_revisions_outside_any_git_work_tree_are_not_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever encloses the temporary folder, git looks no further up than this.
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    migrations = scratch(tmp_path / "released")
+    paths = sorted((migrations / "versions").glob("*.py"))
+    tracked = check_tracked(paths)
+    assert tracked.passed and tracked.skipped, tracked
+    assert "is not in a git work tree" in tracked.detail
+
+
+def test_revisions_installed_in_a_git_ignored_site_packages_are_not_checked(
+    tmp_path: Path,
+) -> None:
+    # A virtual environment inside the work tree: git ignores it, and the package's
+    # revisions in it are no file of the project's.
+    repo_with(tmp_path)
+    (tmp_path / ".gitignore").write_text(".venv/\n")
+    installed = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages" / "service"
+    migrations = scratch(installed)
+    paths = sorted((migrations / "versions").glob("*.py"))
+    subprocess.run(["git", "-C", str(tmp_path), "check-ignore", "-q", str(paths[0])], check=True)
+    tracked = check_tracked(paths)
+    assert tracked.passed and tracked.skipped, tracked
+    assert "is an installed package" in tracked.detail
 
 
 def test_check_fails_on_two_heads(tmp_path: Path) -> None:
