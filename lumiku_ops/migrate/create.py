@@ -257,6 +257,47 @@ def _filter(container: ops.OpContainer, allow_destructive: bool, skipped: list[s
     container.ops = kept
 
 
+_REFUSED_OPS: dict[str, type[ops.MigrateOperation]] = {
+    "foreign_key": ops.CreateForeignKeyOp,
+    "index": ops.CreateIndexOp,
+    "unique_constraint": ops.CreateUniqueConstraintOp,
+    "check_constraint": ops.CreateCheckConstraintOp,
+}
+
+
+def _refused_by(op: ops.MigrateOperation, refused: list[dict[str, Any]]) -> Any:
+    for refusal in refused:
+        kind = _REFUSED_OPS.get(refusal["kind"])
+        if kind is None or not isinstance(op, kind):
+            continue
+        table = getattr(op, "table_name", None) or getattr(op, "source_table", None)
+        name = getattr(op, "index_name", None) or getattr(op, "constraint_name", None)
+        if table == refusal["table"] and refusal["name"] in (None, name):
+            return refusal
+    return None
+
+
+def _leave_out_refused(container: ops.OpContainer, refused: list[dict[str, Any]]) -> list[str]:
+    """Leave out what the models declare but PostgreSQL refuses to create (an index on no
+    column, a foreign key to columns with no unique constraint): written, it would make the
+    revision fail on every database. Returns one line per object left out."""
+    if not refused:
+        return []
+    lines: list[str] = []
+    kept: list[ops.MigrateOperation] = []
+    for op in container.ops:
+        if isinstance(op, ops.OpContainer):
+            lines += _leave_out_refused(op, refused)
+            if op.is_empty():
+                continue
+        elif (refusal := _refused_by(op, refused)) is not None:
+            lines.append(f"left out: {refusal['detail']}")
+            continue
+        kept.append(op)
+    container.ops = kept
+    return lines
+
+
 class EnumTypeOp(ops.MigrateOperation):
     """Create (or, reversed, drop) a PostgreSQL enum type a new column needs.
 
@@ -414,7 +455,8 @@ def create_migration(
     cache = cache_dir or settings.cache_dir
     shadow_url = scratch_server_url(settings)
     # Replaying first turns a revision that cannot run on the shadow into one clear error.
-    replay_and_models(settings, cache_dir=cache)
+    _, models = replay_and_models(settings, cache_dir=cache)
+    refused = [r if isinstance(r, dict) else r.to_dict() for r in getattr(models, "refused", [])]
     head = compare_models_with_head(project, shadow_url=shadow_url, cache_dir=cache)
     _refuse_models_missing_tables(project, project.metadata(), head, allow_destructive)
     message = message or describe_change(head)
@@ -430,6 +472,7 @@ def create_migration(
         if script is None or script.upgrade_ops is None:
             return
         _filter(script.upgrade_ops, allow_destructive, skipped)
+        warnings.extend(_leave_out_refused(script.upgrade_ops, refused))
         if script.upgrade_ops.is_empty():
             empty.append(True)
             directives[:] = []  # write no file

@@ -525,7 +525,28 @@ def autogenerate_revision(
         template_args=revision_context.template_args,
         revision_context=revision_context,
     )
+    _fall_back_to_generic_template(scripts)
     return [script for script in revision_context.generate_scripts() if script is not None]
+
+
+def _fall_back_to_generic_template(scripts: ScriptDirectory) -> None:
+    """Write with Alembic's generic ``script.py.mako`` when the history ships none.
+
+    An installed package's migrations may come without their template (mlflow-skinny's
+    do); ``alembic revision`` would fail there, and the generic one writes the same shape.
+    """
+    own = Path(scripts.dir, "script.py.mako")
+    if own.is_file():
+        return
+    import alembic
+
+    generic = Path(alembic.__file__).parent / "templates" / "generic" / "script.py.mako"
+    write = scripts._generate_template
+
+    def generate(src: Path, dest: Path, **kw: Any) -> None:
+        write(generic if Path(src) == own else src, dest, **kw)
+
+    scripts._generate_template = generate  # type: ignore[method-assign]
 
 
 def upgrade_database(url: str, project: Project, target: str = "heads") -> None:

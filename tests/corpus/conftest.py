@@ -172,3 +172,19 @@ def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
             f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}"
         )
     return data
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _alembic_comparators_restored() -> Iterator[None]:
+    """Take back what a project's Alembic plugin registers while its models are imported.
+
+    dstack's models import alembic-postgresql-enum, which adds an enum comparator to
+    Alembic's process-wide registry; left there, every later in-process comparison in the
+    test session (other projects' tests) would also see enum differences.
+    """
+    from alembic.autogenerate import comparators
+
+    saved = {key: list(value) for key, value in comparators._registry.items()}
+    yield
+    comparators._registry.clear()
+    comparators._registry.update(saved)
