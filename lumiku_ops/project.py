@@ -306,6 +306,8 @@ def _strings(pyproject: Path, table: dict[str, Any], key: str) -> tuple[str, ...
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _error(pyproject, key, "must be a list of strings")
+    if any("\0" in v for v in value):
+        raise _error(pyproject, key, "holds a NUL character")
     return tuple(value)
 
 
@@ -339,6 +341,8 @@ def _optional_string(pyproject: Path, table: dict[str, Any], key: str) -> str | 
     value = table.get(key)
     if value is not None and not isinstance(value, str):
         raise _error(pyproject, key, "must be a string")
+    if value is not None and "\0" in value:
+        raise _error(pyproject, key, "holds a NUL character")
     return value or None
 
 

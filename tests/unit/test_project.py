@@ -101,6 +101,8 @@ def test_settings_take_the_project_from_the_flag_then_the_environment(
             "not a path starting with '/'",
         ),
         ('[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\nexclude_tables = "t"\n', "list"),
+        ('[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\nmigrations = "m\\u0000"\n', "NUL"),
+        ('[tool.lumiku-ops]\nmetadata = "pkg.models:metadata"\nsys_path = ["s\\u0000"]\n', "NUL"),
     ],
 )
 def test_each_mistake_names_the_file_and_the_key(tmp_path: Path, table: str, message: str) -> None:
