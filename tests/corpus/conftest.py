@@ -5,7 +5,6 @@ a replay of a real history seconds)."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from psycopg import sql
 
 from tests.corpus.projects import BY_NAME, CORPUS, RealProject, script_directory, upgrade
+from tests.utils.cli import as_json
 from tests.utils.postgres import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -158,20 +158,6 @@ class RealProjectRun:
             "diagnose", "--database-url", url, "--api-url", api, *self.shadow, "--json", *extra
         )
         return result.returncode, as_json(result)
-
-
-def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """The command's JSON result; a failure shows everything the command printed."""
-    try:
-        data: dict[str, Any] = json.loads(result.stdout)
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict) or not data:
-        pytest.fail(
-            f"exit {result.returncode}, no JSON object on stdout\n"
-            f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}"
-        )
-    return data
 
 
 @pytest.fixture(scope="module", autouse=True)

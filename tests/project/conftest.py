@@ -12,7 +12,6 @@ command that let ``env.py`` pick its own database fails.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -30,6 +29,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from tests.utils.cli import as_json
 from tests.utils.db import connect
 from tests.utils.postgres import PostgresServer
 
@@ -156,20 +156,6 @@ class ShadowWatch:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-
-
-def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """The command's JSON result; a failure shows everything the command printed."""
-    try:
-        data: dict[str, Any] = json.loads(result.stdout)
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict) or not data:
-        pytest.fail(
-            f"exit {result.returncode}, no JSON object on stdout\n"
-            f"stdout: {result.stdout}\nstderr: {result.stderr}"
-        )
-    return data
 
 
 @dataclass

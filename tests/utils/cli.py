@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SECRET_ENV = {"DATABASE_URL", "LUMIKU_JWT_SECRET", "LUMIKU_TOKEN", "LUMIKU_API_URL"}
@@ -37,3 +41,17 @@ def popen(*args: str, **env: str) -> subprocess.Popen[str]:
         env=environ,
         cwd=REPO_ROOT,
     )
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The command's JSON result; a failure shows everything the command printed."""
+    try:
+        data: dict[str, Any] = json.loads(result.stdout)
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict) or not data:
+        pytest.fail(
+            f"exit {result.returncode}, no JSON object on stdout\n"
+            f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}"
+        )
+    return data
