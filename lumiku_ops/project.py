@@ -22,6 +22,14 @@ A project is a folder whose ``pyproject.toml`` holds a ``[tool.lumiku-ops]`` tab
     compare_server_default = false              # as Alembic's context.configure()
     compare_type = true
 
+A Prisma project (``kind = "prisma"``) names its schema and migrations instead; a project
+with no Python may put the same keys at the top level of a ``lumiku-ops.toml``::
+
+    kind = "prisma"
+    prisma_schema = "prisma/schema.prisma"      # or a folder of .prisma files (default)
+    prisma_migrations = "prisma/migrations"     # the migration folders (default)
+    endpoints = ["/api/items"]
+
 ``load_project`` is the only reader of that table. It puts the project folder first on
 ``sys.path`` (as Alembic's ``prepend_sys_path = .``), so the models import as the service
 itself imports them.
@@ -54,7 +62,27 @@ _EXAMPLE = (
     'alembic_ini = "alembic.ini"\n'
     'endpoints = ["/api/items"]'
 )
+# The file a project without Python describes itself in (the same keys, at the top level).
+STANDALONE = "lumiku-ops.toml"
+_KINDS = ("alembic", "prisma")
+# Keys that only mean something for one kind of project.
+_ALEMBIC_ONLY = (
+    "metadata",
+    "alembic_ini",
+    "migrations",
+    "version_locations",
+    "x_arguments",
+    "include_object",
+    "include_name",
+    "baseline",
+    "compare_server_default",
+    "compare_type",
+)
+_PRISMA_ONLY = ("prisma_schema", "prisma_migrations")
 _KEYS = {
+    "kind",
+    "prisma_schema",
+    "prisma_migrations",
     "metadata",
     "alembic_ini",
     "exclude_tables",
@@ -101,11 +129,15 @@ class Project:
     compare_type: bool = True
     # A history that starts after a create_all: "module:function", called with a Connection.
     baseline_ref: str | None = None
+    # "alembic" or "prisma"; a Prisma project's schema (a file or a folder of .prisma files).
+    kind: str = "alembic"
+    prisma_schema: Path | None = None
+    config_file: Path | None = None
 
     @property
     def pyproject(self) -> Path:
         """The file the project was read from."""
-        return self.root / "pyproject.toml"
+        return self.config_file or self.root / "pyproject.toml"
 
     def is_model_object(self, name: str | None) -> bool:
         """False for Alembic's table, the audit trail and the project's own exclusions."""
@@ -125,9 +157,16 @@ class Project:
     def metadata(self) -> MetaData:
         """The configured ``MetaData``, imported once per process.
 
+        A Prisma project's ``MetaData`` is reflected from the tables Prisma's schema engine
+        creates for ``schema.prisma`` on a scratch database.
+
         Raises:
             ConfigError: the module does not import or the attribute is not a MetaData.
         """
+        if self.kind == "prisma":
+            from lumiku_ops.prisma.models import prisma_metadata
+
+            return prisma_metadata(self)
         return _import_metadata(self.root, self.metadata_ref)
 
     def metadata_as_imported(self) -> dict[str, frozenset[Any]]:
@@ -138,7 +177,8 @@ class Project:
         built from a model's columns attaches itself to that table), and the replay imports
         every revision. Keyed by ``Table.key``.
         """
-        return _as_imported[id(self.metadata())]
+        metadata = self.metadata()
+        return _as_imported.get(id(metadata)) or _snapshot(metadata)
 
     def hook(self, key: str) -> Callable[..., bool] | None:
         """The project's ``include_object`` or ``include_name`` function, if it names one.
@@ -199,7 +239,9 @@ class Project:
         """A JSON-ready form (without the shadow URL, which may hold a password)."""
         return {
             "root": str(self.root),
-            "metadata": self.metadata_ref,
+            "kind": self.kind,
+            "metadata": self.metadata_ref if self.kind == "alembic" else None,
+            "prisma_schema": str(self.prisma_schema) if self.prisma_schema else None,
             "migrations": str(self.migrations_dir),
             "exclude_tables": sorted(self.exclude_tables - ALWAYS_EXCLUDED),
             "exclude_prefixes": list(self.exclude_prefixes),
@@ -218,6 +260,8 @@ def prepend_to_sys_path(folder: Path) -> None:
 
 
 def _error(pyproject: Path, key: str, problem: str) -> ConfigError:
+    if pyproject.name == STANDALONE:
+        return ConfigError(f"{pyproject}: {key}: {problem}")
     return ConfigError(
         f"{pyproject}: [{TABLE}] {key}: {problem}; add the table, for example:\n{_EXAMPLE}"
     )
@@ -225,6 +269,13 @@ def _error(pyproject: Path, key: str, problem: str) -> ConfigError:
 
 # What each imported MetaData's tables held at its first import (Project.metadata_as_imported).
 _as_imported: dict[int, dict[str, frozenset[Any]]] = {}
+
+
+def _snapshot(metadata: MetaData) -> dict[str, frozenset[Any]]:
+    return {
+        key: frozenset([*table.constraints, *table.indexes])
+        for key, table in metadata.tables.items()
+    }
 
 
 @cache
@@ -238,13 +289,7 @@ def _import_metadata(root: Path, reference: str) -> MetaData:
             "metadata",
             f"'{reference}' is a {type(target).__name__}, not a SQLAlchemy MetaData",
         )
-    _as_imported.setdefault(
-        id(target),
-        {
-            key: frozenset([*table.constraints, *table.indexes])
-            for key, table in target.tables.items()
-        },
-    )
+    _as_imported.setdefault(id(target), _snapshot(target))
     return target
 
 
@@ -408,24 +453,21 @@ def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> P
             names the file and the key and shows the lines to add.
     """
     root = Path(folder).expanduser().resolve()
-    pyproject = root / "pyproject.toml"
     if not root.is_dir():
         raise ConfigError(f"project folder {root} does not exist; pass --project DIR")
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{pyproject} not found: run from the project's folder or pass --project DIR, "
-            f"and describe the project in it:\n{_EXAMPLE}"
-        ) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{pyproject} cannot be read as TOML: {exc}") from None
-    table = data.get("tool", {}).get("lumiku-ops")
-    if not isinstance(table, dict):
-        raise ConfigError(f"{pyproject} has no [{TABLE}] table; add one:\n{_EXAMPLE}")
+    pyproject, table = _read_table(root)
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise _error(pyproject, unknown[0], f"unknown key (known: {', '.join(sorted(_KEYS))})")
+    kind = _optional_string(pyproject, table, "kind") or "alembic"
+    if kind not in _KINDS:
+        raise _error(pyproject, "kind", f"'{kind}' is not one of {', '.join(_KINDS)}")
+    common = _common_keys(pyproject, table)
+    if kind == "prisma":
+        return _prisma_project(root, pyproject, table, common, migrations_dir)
+    for key in _PRISMA_ONLY:
+        if key in table:
+            raise _error(pyproject, key, 'only for Prisma projects (kind = "prisma")')
     reference = table.get("metadata")
     if not isinstance(reference, str) or not reference:
         raise _error(pyproject, "metadata", "missing; it names the models' MetaData")
@@ -443,25 +485,12 @@ def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> P
         if not ini.is_file():
             raise _error(pyproject, "alembic_ini", f"{ini} not found (or pass --migrations DIR)")
         migrations = script_location(ini)
-    endpoints = _strings(pyproject, table, "endpoints")
-    for path in endpoints:
-        if not path.startswith("/"):
-            raise _error(pyproject, "endpoints", f"'{path}' is not a path starting with '/'")
-    ready_path = _optional_string(pyproject, table, "ready_path")
-    if ready_path is not None and not ready_path.startswith("/"):
-        raise _error(pyproject, "ready_path", f"'{ready_path}' is not a path starting with '/'")
-    checks = _optional_string(pyproject, table, "checks")
     return Project(
-        checks_file=(root / checks).resolve() if checks else None,
         root=root,
         metadata_ref=reference,
         alembic_ini=ini if ini.is_file() else None,
         migrations_dir=migrations,
-        exclude_tables=ALWAYS_EXCLUDED | set(_strings(pyproject, table, "exclude_tables")),
-        exclude_prefixes=_strings(pyproject, table, "exclude_prefixes"),
-        endpoints=endpoints,
-        ready_path=ready_path,
-        shadow_url=_optional_string(pyproject, table, "shadow_url"),
+        **common,
         version_locations=_strings(pyproject, table, "version_locations"),
         sys_path=sys_path,
         x_arguments=_x_arguments(pyproject, table),
@@ -470,4 +499,87 @@ def load_project(folder: Path | str, *, migrations_dir: Path | None = None) -> P
         baseline_ref=_hook_reference(pyproject, table, "baseline"),
         compare_server_default=_optional_bool(pyproject, table, "compare_server_default", False),
         compare_type=_optional_bool(pyproject, table, "compare_type", True),
+    )
+
+
+def _read_table(root: Path) -> tuple[Path, dict[str, Any]]:
+    """The project's keys: ``[tool.lumiku-ops]`` in ``pyproject.toml``, else the top level
+    of ``lumiku-ops.toml`` (a project with no Python)."""
+    pyproject = root / "pyproject.toml"
+    standalone = root / STANDALONE
+    data: dict[str, Any] = {}
+    if pyproject.is_file():
+        data = _toml(pyproject)
+        table = data.get("tool", {}).get("lumiku-ops")
+        if isinstance(table, dict):
+            return pyproject, table
+    if standalone.is_file():
+        return standalone, _toml(standalone)
+    if not pyproject.is_file():
+        raise ConfigError(
+            f"{pyproject} not found: run from the project's folder or pass --project DIR, "
+            f"and describe the project in it:\n{_EXAMPLE}\n"
+            f'(a Prisma project may instead hold a {STANDALONE} with kind = "prisma")'
+        )
+    raise ConfigError(f"{pyproject} has no [{TABLE}] table; add one:\n{_EXAMPLE}")
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read as TOML: {exc}") from None
+
+
+def _common_keys(pyproject: Path, table: dict[str, Any]) -> dict[str, Any]:
+    """The keys every kind of project shares, checked."""
+    root = pyproject.parent
+    endpoints = _strings(pyproject, table, "endpoints")
+    for path in endpoints:
+        if not path.startswith("/"):
+            raise _error(pyproject, "endpoints", f"'{path}' is not a path starting with '/'")
+    ready_path = _optional_string(pyproject, table, "ready_path")
+    if ready_path is not None and not ready_path.startswith("/"):
+        raise _error(pyproject, "ready_path", f"'{ready_path}' is not a path starting with '/'")
+    checks = _optional_string(pyproject, table, "checks")
+    return {
+        "config_file": pyproject,
+        "checks_file": (root / checks).resolve() if checks else None,
+        "exclude_tables": ALWAYS_EXCLUDED | set(_strings(pyproject, table, "exclude_tables")),
+        "exclude_prefixes": _strings(pyproject, table, "exclude_prefixes"),
+        "endpoints": endpoints,
+        "ready_path": ready_path,
+        "shadow_url": _optional_string(pyproject, table, "shadow_url"),
+    }
+
+
+def _prisma_project(
+    root: Path,
+    config: Path,
+    table: dict[str, Any],
+    common: dict[str, Any],
+    migrations_dir: Path | None,
+) -> Project:
+    for key in _ALEMBIC_ONLY:
+        if key in table:
+            raise _error(config, key, "only for Alembic projects; a Prisma project has none")
+    schema = root / (_optional_string(config, table, "prisma_schema") or "prisma/schema.prisma")
+    if not schema.exists():
+        raise _error(config, "prisma_schema", f"{schema} not found (a .prisma file or folder)")
+    if migrations_dir is not None:
+        migrations = Path(migrations_dir).expanduser().resolve()
+    else:
+        folder = _optional_string(config, table, "prisma_migrations") or "prisma/migrations"
+        migrations = (root / folder).resolve()
+    if not migrations.is_dir():
+        raise _error(config, "prisma_migrations", f"{migrations} is not a folder")
+    common["exclude_tables"] = common["exclude_tables"] | {"_prisma_migrations"}
+    return Project(
+        root=root,
+        metadata_ref="",
+        alembic_ini=None,
+        migrations_dir=migrations,
+        kind="prisma",
+        prisma_schema=schema.resolve(),
+        **common,
     )

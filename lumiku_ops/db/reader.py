@@ -7,7 +7,7 @@ behind a migration holding locks on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,12 +97,14 @@ def inspect_database(
     *,
     service_role: str | None = None,
     schemas: Mapping[str, str] | None = None,
+    recorded: Callable[[Connection], tuple[bool, str | None]] | None = None,
 ) -> DatabaseState:
     """Read the recorded revision, the model tables, their owners and their look-alikes;
     never writes.
 
     With ``service_role``, also which privileges that role lacks on each model table.
-    ``schemas`` gives a model table's schema when it is not ``public``.
+    ``schemas`` gives a model table's schema when it is not ``public``. ``recorded`` reads
+    the version table (default: Alembic's ``alembic_version``).
     """
     names = list(model_tables)
     try:
@@ -112,7 +114,9 @@ def inspect_database(
             state.read_only = (
                 connection.execute(text("SHOW transaction_read_only")).scalar() == "on"
             )
-            state.has_version_table, state.recorded_revision = read_recorded_revision(connection)
+            state.has_version_table, state.recorded_revision = (recorded or read_recorded_revision)(
+                connection
+            )
             state.catalog = read_model_tables(connection, names)
             state.look_alikes = find_look_alikes(connection, names)
             state.owners = read_table_owners(connection, state.catalog, schemas)

@@ -164,17 +164,21 @@ def shadow_database(shadow_url: str | None = None) -> Iterator[Connection]:
     On the server at ``shadow_url`` when given (as Prisma's ``shadowDatabaseUrl``), else on
     a throwaway embedded server.
     """
-    if shadow_url:
-        scratch = scratch_on(shadow_url)
-    else:
-        scratch = _scratch_embedded()
-    with scratch as url:
+    with scratch_url(shadow_url) as url:
         engine = create_engine(url, poolclass=pool.NullPool)
         try:
             with engine.connect() as connection:
                 yield connection
         finally:
             engine.dispose()
+
+
+@contextmanager
+def scratch_url(shadow_url: str | None = None) -> Iterator[str]:
+    """The URL of a new, empty database, dropped afterwards (see ``shadow_database``): for
+    a tool that connects by itself (Prisma's schema engine)."""
+    with scratch_on(shadow_url) if shadow_url else _scratch_embedded() as url:
+        yield url
 
 
 @contextmanager

@@ -20,13 +20,13 @@ from lumiku_ops.db.catalog import TableCatalog
 from lumiku_ops.db.compare import TableDiff
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import DatabaseState, inspect_database, read_only_connection
-from lumiku_ops.db.scratch import scratch_server_url
 from lumiku_ops.diagnose.chain import denied_grants, verdict_chain
 from lumiku_ops.diagnose.schema import SchemaFinding, classify_schema
 from lumiku_ops.diagnose.verdicts import (
     API_UNREACHABLE,
     AUTH_REJECTED,
     DATABASE_UNREACHABLE,
+    MIGRATION_FAILED,
     MIGRATION_NOT_APPLIED,
     MIGRATION_NOT_CREATED,
     PERMISSION_DENIED,
@@ -38,6 +38,7 @@ from lumiku_ops.diagnose.verdicts import (
     remedy_for,
     strongest,
 )
+from lumiku_ops.history import History, Recorded, history_for
 from lumiku_ops.logs.linking import (
     LogEvidence,
     link_errors,
@@ -46,7 +47,6 @@ from lumiku_ops.logs.linking import (
     read_log_events,
 )
 from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, check_max_mib, check_readable
-from lumiku_ops.migrate.comparison import compare_models, compare_models_with_head
 from lumiku_ops.migrate.differences import (
     Difference,
     collapse,
@@ -55,10 +55,7 @@ from lumiku_ops.migrate.differences import (
     subtract,
     table_diffs,
 )
-from lumiku_ops.migrate.revisions import list_revisions
-from lumiku_ops.migrate.runner import script_directory
-from lumiku_ops.migrate.shadow import MigrationReplay, replay_and_models
-from lumiku_ops.project import Project
+from lumiku_ops.migrate.shadow import MigrationReplay
 from lumiku_ops.settings import Settings
 from lumiku_ops.verify.endpoints import Exchange, probe
 
@@ -118,14 +115,12 @@ def _http_findings(exchanges: Sequence[Exchange]) -> list[str]:
 
 
 def _migrations_evidence(
-    project: Project,
+    history: History,
     replay: MigrationReplay,
     models: TableCatalog,
     db: DatabaseState,
     head: Sequence[Difference],
 ) -> dict[str, Any]:
-    scripts = script_directory(project)
-    migrations_dir = project.migrations_dir
     creators = replay.created_by()
     recorded = db.recorded_revision
     pending: list[str] = []
@@ -133,8 +128,9 @@ def _migrations_evidence(
         start = replay.order.index(recorded) + 1 if recorded else 0
         pending = replay.order[start:]
     return {
-        "directory": str(migrations_dir),
-        "revisions": [info.to_dict() for info in list_revisions(scripts)],
+        "kind": history.kind,
+        "directory": str(history.directory),
+        "revisions": [info.to_dict() for info in history.revisions()],
         "heads": replay.heads,
         "recorded_revision": recorded,
         "pending": pending,
@@ -143,6 +139,8 @@ def _migrations_evidence(
         # Alembic's differences with the head, one per operation, as `alembic check` lists them.
         "uncaptured": [d.to_dict() for d in head if d.models_ahead],
         "only_in_revisions": [d.to_dict() for d in head if not d.models_ahead],
+        "failed": [],
+        "edited": [],
     }
 
 
@@ -152,6 +150,7 @@ def _summary(verdict: str, affected: list[str], schema: SchemaFinding | None) ->
     objects = describe(schema.objects) if schema and schema.objects else tables
     text = {
         DATABASE_UNREACHABLE: "The database did not answer; the schema could not be checked.",
+        MIGRATION_FAILED: "A migration failed on this database and blocks every later one.",
         MIGRATION_NOT_CREATED: f"The models define what no revision creates: {objects}.",
         REVISION_MISMATCH: "The version table does not describe the schema "
         f"(the tables match revision {matching or 'none'}); affected: {tables}.",
@@ -193,7 +192,7 @@ def diagnose(
         settings: where the API, the database and the migrations are; the token.
         endpoints: paths to probe (default: the project's ``endpoints``); each starts
             with ``/``, so the token only ever goes to the configured API origin.
-        cache_dir: where shadow replays are cached (default ``.lumiku/cache``).
+        cache_dir: where shadow replays are cached (default: the user's cache folder).
         log_files: the service's logs (``-`` for standard input), read after the probes,
             so the errors the probes caused are in them; each 5xx is linked to the models.
         log_max_mib: read only the last this many MiB of each log.
@@ -217,24 +216,31 @@ def diagnose(
         probe(settings.api_url, "GET", path, settings.token, timeout_s=5.0) for path in paths
     ]
     findings = _http_findings(exchanges)
-    cache = cache_dir or settings.cache_dir
-    replay, models = replay_and_models(settings, cache_dir=cache)
-    head = compare_models_with_head(
-        project, shadow_url=scratch_server_url(settings), cache_dir=cache
-    )
+    history = history_for(settings, cache_dir=cache_dir)
+    replay, models = history.replay, history.models
+    head = history.head_differences
     metadata = project.metadata()
     schemas = {t: s for t, s in model_schemas(metadata).items() if s != "public"}
     url = resolve_database_url(settings)
     # The revisions' tables too: which revision the database matches counts them all.
     tables = sorted(set(models) | set(replay.head_catalog))
-    db = inspect_database(url, tables, service_role=service_role, schemas=schemas)
+    db = inspect_database(
+        url,
+        tables,
+        service_role=service_role,
+        schemas=schemas,
+        recorded=history.recorded_revision,
+    )
     diagnosis_tables: list[TableDiff] = []
     affected: list[str] = []
     schema: SchemaFinding | None = None
+    recorded: Recorded | None = None
     if not db.reachable:
         findings.insert(0, DATABASE_UNREACHABLE)
     else:
-        target = _compare_target(url, project, set(tables))
+        with read_only_connection(url) as connection:
+            recorded = history.recorded(connection)
+        target = _compare_target(url, history, set(tables))
         schema = classify_schema(replay, db, set(models), head, target)
         affected = sorted({table for found in schema.all for table in found.affected})
         findings[0:0] = [found.verdict for found in schema.all if found.verdict]
@@ -247,7 +253,11 @@ def diagnose(
         # Models ahead only by objects no query fails on: a finding under the verdict.
         findings.append(MIGRATION_NOT_CREATED)
         minor.add(MIGRATION_NOT_CREATED)
-    migrations = _migrations_evidence(project, replay, models, db, head)
+    migrations = _migrations_evidence(history, replay, models, db, head)
+    if recorded is not None:
+        migrations["failed"], migrations["edited"] = recorded.failed, recorded.edited
+        if recorded.failed:
+            findings.insert(0, MIGRATION_FAILED)
     log = _read_log(log_files, max_bytes, since_s)
     if log is not None:
         events, log.lines_read = read_log_events(
@@ -286,6 +296,8 @@ def diagnose(
             owner_command=denials.owner_command,
             message=describe_change(schema.objects) if schema and schema.objects else None,
             residual=schema.residual if schema else (),
+            kind=history.kind,
+            failed=recorded.failed if recorded else (),
         ),
         findings=findings,
         summary=_summary(verdict, sorted(affected), schema),
@@ -299,11 +311,11 @@ def diagnose(
     )
 
 
-def _compare_target(url: str, project: Project, tables: set[str]) -> list[Difference]:
-    """Alembic's differences between the models and the target's ``tables`` (the model
-    tables and those the revisions create), on a read-only session."""
+def _compare_target(url: str, history: History, tables: set[str]) -> list[Difference]:
+    """The migration tool's differences between the models and the target's ``tables``
+    (the model tables and those the revisions create), on a read-only session."""
     with read_only_connection(url) as connection:
-        return compare_models(connection, project, tables=tables)
+        return history.compare_target(connection, tables)
 
 
 def _read_log(

@@ -3,6 +3,9 @@
 Precedence, highest first, when several conditions hold at once:
 
 1. ``DATABASE_UNREACHABLE``: nothing about the schema can be known.
+1b. ``MIGRATION_FAILED`` (Prisma): ``_prisma_migrations`` holds a failed migration, which
+   blocks every later one (P3009): nothing can be applied, a new migration included, until
+   it is fixed and marked rolled back.
 2. ``MIGRATION_NOT_CREATED``: the models define tables or columns that no revision
    creates; applying revisions cannot help until one exists (the seed's case).
 3. ``REVISION_MISMATCH``: the version table does not describe the schema (it claims a
@@ -31,6 +34,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 DATABASE_UNREACHABLE = "DATABASE_UNREACHABLE"
+MIGRATION_FAILED = "MIGRATION_FAILED"
 MIGRATION_NOT_CREATED = "MIGRATION_NOT_CREATED"
 REVISION_MISMATCH = "REVISION_MISMATCH"
 MIGRATION_NOT_APPLIED = "MIGRATION_NOT_APPLIED"
@@ -44,6 +48,7 @@ HEALTHY = "HEALTHY"
 
 PRECEDENCE = (
     DATABASE_UNREACHABLE,
+    MIGRATION_FAILED,
     MIGRATION_NOT_CREATED,
     REVISION_MISMATCH,
     MIGRATION_NOT_APPLIED,
@@ -107,13 +112,26 @@ def remedy_for(
     owner_command: str = "SET ROLE <the table's owner>;",
     message: str | None = None,
     residual: Sequence[str] = (),
+    kind: str = "alembic",
+    failed: Sequence[str] = (),
 ) -> Remedy:
     """The remedy for ``verdict``; commands read DATABASE_URL and LUMIKU_TOKEN from the env.
 
     ``message`` is the new revision's message (default: from the affected tables);
-    ``residual`` what still differs from ``matching_revision`` (a near match).
+    ``residual`` what still differs from ``matching_revision`` (a near match); ``kind``
+    the migration tool (``alembic``, ``prisma``); ``failed`` Prisma's failed migrations.
     """
     m = migrations_flag
+    if verdict == MIGRATION_FAILED:
+        name = failed[0] if failed else "<migration name>"
+        return Remedy(
+            None,
+            f"npx prisma migrate resolve --rolled-back {name}",
+            f"Migration {name} failed on this database and blocks every later one: undo what "
+            "it changed (its SQL ran in one transaction if lumiku-ops applied it), fix its "
+            "migration.sql, mark it rolled back, then apply again with `lumiku-ops migrate "
+            f"apply --confirm{m}`.",
+        )
     if verdict == MIGRATION_NOT_CREATED:
         return Remedy(
             "02_create_migration",
@@ -134,9 +152,14 @@ def remedy_for(
             if residual
             else ""
         )
+        stamp = (
+            f"npx prisma migrate resolve --applied {target}"
+            if kind == "prisma"
+            else f"alembic stamp {target}"
+        )
         return Remedy(
             "03_apply_migration",
-            f"alembic stamp {target} && lumiku-ops migrate apply --confirm{m}",
+            f"{stamp} && lumiku-ops migrate apply --confirm{m}",
             f"The version table does not describe the schema, which matches revision {target}: "
             "record that revision (stamp), then apply what is really pending." + rest,
         )

@@ -1,6 +1,8 @@
 """From log lines to ``LogEvent``s: the reference service's JSON lines, PostgreSQL's own
 server log (its default ``%m [%p] `` prefix, ``%u@%d``, verbose SQLSTATEs, ``jsonlog``) and
-any plain text that quotes a PostgreSQL error message.
+any plain text that quotes a PostgreSQL error message, and a Node service's Prisma errors
+(``P2021``: "The table `public.X` does not exist in the current database.", ``P2022`` for a
+column), in plain text or in a JSON logger's ``err`` object.
 
 The service logs a 500 as two JSON records sharing a request id: ``unhandled error``
 (``sqlstate``, the traceback in ``exc_info``) and ``request`` (``status``). They are merged
@@ -35,8 +37,18 @@ _MASK_MARGIN = 8 * 1024
 # SQLSTATE -> the message shapes that name its object (PostgreSQL 12-17 wording).
 MESSAGES: dict[str, list[re.Pattern[str]]] = {
     # 'column "c" of relation "t" does not exist' is 42703, not a missing relation.
-    "42P01": [re.compile(r'(?<!of )relation "(?P<object>[^"]++)" does not exist')],
+    "42P01": [
+        re.compile(r'(?<!of )relation "(?P<object>[^"]++)" does not exist'),
+        # Prisma's P2021 (its query engine checks the table before PostgreSQL can say so).
+        re.compile(r"The table `(?P<object>[^`]++)` does not exist in the current database"),
+    ],
     "42703": [
+        # Prisma's P2022: `table.column` or `schema.table.column`.
+        re.compile(
+            r"The column `(?:[^`.]++\.)?(?P<table>[^`.]++)\.(?P<column>[^`]++)` does not exist"
+            r" in the current database"
+        ),
+        re.compile(r"The column `(?P<column>[^`]++)` does not exist in the current database"),
         re.compile(r'column "(?P<column>[^"]++)" of relation "(?P<table>[^"]++)" does not exist'),
         re.compile(r'column "?(?P<table>[^".\s]++)\.(?P<column>[^"\s]++)"? does not exist'),
         re.compile(r'column "(?P<column>[^"]++)" does not exist'),
@@ -80,7 +92,18 @@ _PG_USER = re.compile(r"\buser=(?P<user>[\w$-]++)")
 _PG_STATEMENT = re.compile(r"\bSTATEMENT:\s+(?P<sql>.+)")
 _AT_CHARACTER = re.compile(r" at character \d++$")
 _NUMERIC_OFFSET = re.compile(r"[+-]\d{4}$")
-_JSON_HINTS = ('"sqlstate"', '"status": 5', '"status":5', '"state_code"', "exc_info")
+_JSON_HINTS = (
+    '"sqlstate"',
+    '"status": 5',
+    '"status":5',
+    '"state_code"',
+    "exc_info",
+    '"statusCode"',
+    '"code":"P',
+    '"code": "P',
+)
+# Prisma's error codes, as the SQLSTATE PostgreSQL would have given for the same mistake.
+PRISMA_CODES = {"P2021": "42P01", "P2022": "42703"}
 _TEXT_HINTS = ("ERROR", "FATAL", "does not exist", "permission denied", "STATEMENT:")
 
 
@@ -192,7 +215,7 @@ class LogParser:
                 record.get("statement"),
             )
             return
-        request_id = record.get("request_id")
+        request_id = record.get("request_id") or record.get("reqId")
         key = f"request:{request_id}" if request_id else f"line:{self.lines}"
         event = self._keep(key, LogEvent(source="service", line=self.lines))
         event.request_id = event.request_id or (str(request_id) if request_id else None)
@@ -202,10 +225,20 @@ class LogParser:
         event.role = event.role or _str(record.get("db_role"))
         if isinstance(record.get("status"), int):
             event.status = record["status"]
+        _node(record, event)
         trace = str(record.get("exc_info") or "")
         state = _str(record.get("sqlstate"))
         driver = _DRIVER_LINE.search(trace)
         message = driver.group("message").strip() if driver else None
+        error = record.get("err") or record.get("error")
+        if isinstance(error, dict) and not (state or message):
+            # A Node logger's serialized error: Prisma's code, or PostgreSQL's in ``code``.
+            code = _str(error.get("code"))
+            state = PRISMA_CODES.get(code or "") or (
+                code if code and re.fullmatch(r"[0-9A-Z]{5}", code) else None
+            )
+            message = _str(error.get("message"))
+            message = message.strip().splitlines()[-1] if message and message.strip() else None
         if state or message:
             event.sqlstate, event.fields = _masked_fields(match_message(message or "", state))
             event.message = _masked(message, MAX_MESSAGE)
@@ -264,6 +297,19 @@ class LogParser:
         event.role = str(user) if user else None
         event.statement = _masked(str(statement), MAX_TEXT) if statement else None
         self._last_postgres = event
+
+
+def _node(record: dict[str, Any], event: LogEvent) -> None:
+    """A Node logger's request fields (pino's ``req``/``res``, ``statusCode``, ``reqId``)."""
+    request: dict[str, Any] = record["req"] if isinstance(record.get("req"), dict) else {}
+    response: dict[str, Any] = record["res"] if isinstance(record.get("res"), dict) else {}
+    status = response.get("statusCode", record.get("statusCode"))
+    if isinstance(status, int) and not isinstance(status, bool):
+        event.status = status
+    event.method = event.method or _str(request.get("method"))
+    event.path = event.path or _masked(_str(request.get("url")), MAX_TEXT)
+    if event.request_id is None:
+        event.request_id = _str(record.get("reqId") or request.get("id"))
 
 
 def _str(value: Any) -> str | None:

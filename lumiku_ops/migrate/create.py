@@ -37,12 +37,11 @@ from lumiku_ops.db.catalog import TableCatalog
 from lumiku_ops.db.compare import constraint_shape, index_shape, shape_differences
 from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import MigrationError, NothingToCreateError
+from lumiku_ops.history import history_for
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.comparison import compare_models_with_head
 from lumiku_ops.migrate.differences import Difference, describe_change, tables_of
 from lumiku_ops.migrate.revisions import next_revision_id
 from lumiku_ops.migrate.runner import offline_sql, script_directory
-from lumiku_ops.migrate.shadow import replay_and_models
 from lumiku_ops.project import Project
 from lumiku_ops.settings import Settings
 
@@ -454,10 +453,12 @@ def create_migration(
         )
     cache = cache_dir or settings.cache_dir
     shadow_url = scratch_server_url(settings)
+    history = history_for(settings, cache_dir=cache)
     # Replaying first turns a revision that cannot run on the shadow into one clear error.
-    _, models = replay_and_models(settings, cache_dir=cache)
+    _ = history.replay
+    models = history.models
     refused = [r if isinstance(r, dict) else r.to_dict() for r in getattr(models, "refused", [])]
-    head = compare_models_with_head(project, shadow_url=shadow_url, cache_dir=cache)
+    head = history.head_differences
     _refuse_models_missing_tables(project, project.metadata(), head, allow_destructive)
     message = message or describe_change(head)
     revision_id = next_revision_id(scripts)
@@ -527,11 +528,9 @@ def _created(
         raise MigrationError(f"revision {revision_id} was generated but cannot be read back")
     down = script.down_revision if isinstance(script.down_revision, str) else None
     path = Path(script.path)
-    replay, models = replay_and_models(settings, cache_dir=cache)
-    remaining = compare_models_with_head(
-        project, shadow_url=scratch_server_url(settings), cache_dir=cache
-    )
-    uncaptured = [d for d in remaining if d.models_ahead]
+    history = history_for(settings, cache_dir=cache)  # a new one: the history has a new file
+    replay, models = history.replay, history.models
+    uncaptured = history.uncaptured
     checklist = build_checklist(models, replay.head_catalog, uncaptured)
     for row in checklist:
         row["warnings"] = [w for w in warnings if w.startswith(f"column `{row['table']}.")]

@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lumiku_ops.db.scratch import scratch_server_url
-from lumiku_ops.migrate.comparison import compare_models_with_head
+from lumiku_ops.history import history_for
 from lumiku_ops.migrate.differences import Difference, collapse, describe
-from lumiku_ops.migrate.revisions import list_revisions
-from lumiku_ops.migrate.runner import script_directory
-from lumiku_ops.migrate.shadow import replay_and_models
 from lumiku_ops.migrate.status import migration_status
 from lumiku_ops.settings import Settings
 
@@ -122,9 +118,9 @@ def check_project(
     (the project's hooks and switches). Objects only the revisions create are listed, and
     fail the check only when ``strict``.
     """
-    scripts = script_directory(settings.project)
+    history = history_for(settings, cache_dir=cache_dir)
     report = CheckReport()
-    heads = sorted(scripts.get_heads())
+    heads = history.heads()
     report.items.append(
         CheckItem(
             "one head",
@@ -135,13 +131,9 @@ def check_project(
             " (merge them: alembic merge heads -m merge)",
         )
     )
-    cache = cache_dir or settings.cache_dir
-    replay_and_models(settings, cache_dir=cache)  # a revision that cannot replay: one error
-    differences = compare_models_with_head(
-        settings.project, shadow_url=scratch_server_url(settings), cache_dir=cache
-    )
-    report.uncaptured = [d for d in differences if d.models_ahead]
-    report.only_in_revisions = [d for d in differences if not d.models_ahead]
+    _ = history.replay, history.models  # a revision that cannot replay: one error
+    report.uncaptured = history.uncaptured
+    report.only_in_revisions = history.only_in_revisions
     report.items.append(
         CheckItem(
             "models captured by revisions",
@@ -161,7 +153,7 @@ def check_project(
                 + ("" if strict else " (a finding; --strict fails on it)"),
             )
         )
-    report.items.append(check_tracked([info.path for info in list_revisions(scripts)]))
+    report.items.append(check_tracked([info.path for info in history.revisions()]))
     if check_database:
         status = migration_status(settings)
         report.items.append(

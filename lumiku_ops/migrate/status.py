@@ -10,15 +10,11 @@ from typing import Any
 
 from lumiku_ops.db.compare import TableDiff
 from lumiku_ops.db.connect import resolve_database_url
-from lumiku_ops.db.reader import inspect_database, read_only_connection, read_recorded_revision
-from lumiku_ops.db.scratch import scratch_server_url
+from lumiku_ops.db.reader import inspect_database, read_only_connection
 from lumiku_ops.errors import DatabaseUnreachableError, database_reason
+from lumiku_ops.history import Recorded, history_for
 from lumiku_ops.migrate.audit import AuditRecord, read_audit
-from lumiku_ops.migrate.comparison import compare_models, compare_models_with_head
 from lumiku_ops.migrate.differences import Difference, collapse, subtract, table_diffs
-from lumiku_ops.migrate.revisions import list_revisions
-from lumiku_ops.migrate.runner import script_directory
-from lumiku_ops.migrate.shadow import replay_and_models
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 
@@ -33,11 +29,21 @@ class MigrationStatus:
     pending: list[str]
     audit: list[AuditRecord] = field(default_factory=list)
     known: bool = True
+    # Prisma's: migrations that failed (they block every later one) or changed since applied.
+    failed: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)
 
     @property
     def up_to_date(self) -> bool:
-        """True when nothing is pending and the recorded revision is in this history."""
-        return self.known and not self.pending and self.current is not None
+        """True when nothing is pending, failed or edited, and the recorded revision is in
+        this history."""
+        return (
+            self.known
+            and not self.pending
+            and self.current is not None
+            and not self.failed
+            and not self.edited
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -48,6 +54,8 @@ class MigrationStatus:
             "pending": self.pending,
             "up_to_date": self.up_to_date,
             "known_revision": self.known,
+            "failed": self.failed,
+            "edited": self.edited,
             "audit": [record.to_dict() for record in self.audit],
         }
 
@@ -55,26 +63,25 @@ class MigrationStatus:
 def migration_status(settings: Settings) -> MigrationStatus:
     """Where the database stands against the revision files (exit 3 when behind)."""
     url = resolve_database_url(settings)
-    scripts = script_directory(settings.project)
+    history = history_for(settings)
+    history.revisions()  # an unreadable history is its own error, not the database's
     try:
         with read_only_connection(url, purpose="migrate status") as connection:
-            current = read_recorded_revision(connection)[1]
+            recorded: Recorded = history.recorded(connection)
             audit = read_audit(connection)
     except Exception as exc:
         raise DatabaseUnreachableError(
             f"cannot read {mask_url(url)}: {database_reason(exc, [url])}"
         ) from None
-    order = [info.revision for info in list_revisions(scripts)]
-    known = current is None or all(rev in order for rev in current.split(","))
-    if current is None:
-        pending = order
-    elif known:
-        pending = order[max(order.index(rev) for rev in current.split(",")) + 1 :]
-    else:
-        # Not "behind": this history cannot say what such a database holds or lacks.
-        pending = []
     return MigrationStatus(
-        mask_url(url), current, sorted(scripts.get_heads()), pending, audit, known=known
+        mask_url(url),
+        recorded.current,
+        history.heads(),
+        recorded.pending,
+        audit,
+        known=recorded.known,
+        failed=recorded.failed,
+        edited=recorded.edited,
     )
 
 
@@ -144,19 +151,16 @@ def verify_schema(
     ``stated_columns`` are column counts a document claims (an incident write-up, say);
     where they disagree with the models, the table's ``seed_note`` says so.
     """
-    cache = cache_dir or settings.cache_dir
-    replay, models = replay_and_models(settings, cache_dir=cache)
-    head = compare_models_with_head(
-        settings.project, shadow_url=scratch_server_url(settings), cache_dir=cache
-    )
-    only_in_revisions = [d for d in head if not d.models_ahead]
+    history = history_for(settings, cache_dir=cache_dir)
+    replay, models = history.replay, history.models
+    only_in_revisions = history.only_in_revisions
     url = resolve_database_url(settings)
     state = inspect_database(url, models)
     if not state.reachable:
         raise DatabaseUnreachableError(f"cannot read {mask_url(url)}: {state.error}")
     with read_only_connection(url, purpose="migrate verify") as connection:
         tables = set(models) | set(replay.head_catalog)
-        target = compare_models(connection, settings.project, tables=tables)
+        target = history.compare_target(connection, tables)
     by_table = {d.table: d for d in table_diffs(collapse(subtract(target, only_in_revisions)))}
     checks = []
     for table in sorted(models):

@@ -1,0 +1,81 @@
+"""Alembic's history: a ``ScriptDirectory``, ``alembic_version``, revisions run through an
+``EnvironmentContext`` on lumiku-ops's own connection, and Alembic's own comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+
+from lumiku_ops.db.reader import read_recorded_revision
+from lumiku_ops.history.base import History, Recorded
+from lumiku_ops.migrate import runner
+from lumiku_ops.migrate.comparison import compare_models, compare_models_with_head
+from lumiku_ops.migrate.differences import Difference
+from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions
+from lumiku_ops.migrate.shadow import (
+    MigrationReplay,
+    ModelsCatalog,
+    model_catalog,
+    replay_migrations,
+)
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+
+class AlembicHistory(History):
+    """A SQLAlchemy + Alembic project's history."""
+
+    kind = "alembic"
+    version_table = "alembic_version"
+
+    @cached_property
+    def scripts(self) -> ScriptDirectory:
+        """Alembic's view of the revision files."""
+        return runner.script_directory(self.project)
+
+    def revisions(self) -> list[RevisionInfo]:
+        """Every revision, oldest first."""
+        return list_revisions(self.scripts)
+
+    def heads(self) -> list[str]:
+        """The revisions nothing follows."""
+        return sorted(self.scripts.get_heads())
+
+    def _replay(self) -> MigrationReplay:
+        self.project.metadata()  # the models first: a module that fails to import fails at once
+        return replay_migrations(self.project, shadow_url=self.shadow_url, cache_dir=self.cache_dir)
+
+    def _models(self) -> ModelsCatalog:
+        return model_catalog(
+            self.project,
+            extensions=self.replay.extensions,
+            shadow_url=self.shadow_url,
+            cache_dir=self.cache_dir,
+        )
+
+    def _head_differences(self) -> list[Difference]:
+        _ = self.replay  # a revision that cannot replay: one clear error first
+        return compare_models_with_head(
+            self.project, shadow_url=self.shadow_url, cache_dir=self.cache_dir
+        )
+
+    def compare_target(
+        self, connection: Connection, tables: Collection[str] | None = None
+    ) -> list[Difference]:
+        """Alembic's ``compare_metadata`` with the project's hooks and switches."""
+        return compare_models(connection, self.project, tables=tables)
+
+    def recorded(self, connection: Connection) -> Recorded:
+        """``alembic_version``'s revision(s), and what follows them in the history."""
+        has_table, current = read_recorded_revision(connection)
+        order = [info.revision for info in self.revisions()]
+        known = current is None or all(rev in order for rev in current.split(","))
+        # An unknown revision is not "behind": this history cannot say what it lacks.
+        pending = self.pending_after(current) if known else []
+        applied = [rev for rev in order if rev not in pending] if known and current else []
+        unknown = [] if known or current is None else current.split(",")
+        return Recorded(has_table, current, pending, known, applied, unknown=unknown)
