@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lumiku_ops.logs.parsers import LogParser, LogEvent
+from lumiku_ops.logs.parsers import LogEvent, LogParser
 
 
 def _events(*lines: str) -> list[LogEvent]:
