@@ -182,6 +182,18 @@ def apply_migrations(
         DatabaseUnreachableError: each with a message that says what to do.
     """
     project = settings.project
+    if project.kind == "prisma":
+        from lumiku_ops.prisma.deploy import deploy
+
+        return deploy(
+            settings,
+            target=target,
+            dry_run=dry_run,
+            confirm=confirm,
+            lock_timeout_s=lock_timeout_s,
+            statement_timeout_s=statement_timeout_s,
+            wait=wait,
+        )
     scripts = runner.script_directory(project)
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
@@ -218,6 +230,12 @@ def rollback_migrations(
 ) -> ApplyResult:
     """Downgrade to ``to`` (default: the revision before the current one), like apply."""
     project = settings.project
+    if project.kind == "prisma":
+        raise MigrationError(
+            "Prisma migrations have no down migration, so there is nothing to roll back to; "
+            "nothing was changed. To undo one, revert schema.prisma and run `lumiku-ops "
+            "migrate create` (a new migration that undoes it), then `migrate apply`"
+        )
     scripts = runner.script_directory(project)
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:

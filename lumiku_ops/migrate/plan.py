@@ -97,6 +97,16 @@ def plan_migrations(
         MigrationError: a revision cannot run without a database (it reads rows); the
             message names it and suggests ``migrate apply --dry-run``.
     """
+    if settings.project.kind == "prisma":
+        from lumiku_ops.prisma.plan import plan_prisma
+
+        return plan_prisma(
+            settings,
+            target=target,
+            from_revision=from_revision,
+            lock_timeout_s=lock_timeout_s,
+            statement_timeout_s=statement_timeout_s,
+        )
     current = from_revision if from_revision is not None else recorded_revision(settings)
     if current == "base":
         current = None

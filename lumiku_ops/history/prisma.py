@@ -1,0 +1,264 @@
+"""Prisma's history: ``prisma/migrations/*/migration.sql`` in folder-name order, each run
+as one batch, and ``_prisma_migrations`` read by Prisma's own rules.
+
+What counts as a difference is Prisma's engine's decision: it diffs the history's head
+(replayed here) against ``schema.prisma``. When it finds something, the objects are named
+by comparing the two real catalogs its SQL produced (Alembic's comparison over reflected
+tables), so reports speak of tables and columns; when it finds nothing, there is nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy.exc import DBAPIError
+
+from lumiku_ops.db.catalog import read_model_tables
+from lumiku_ops.db.scratch import scratch_url
+from lumiku_ops.errors import ShadowReplayError, database_reason
+from lumiku_ops.history.base import History, Recorded
+from lumiku_ops.migrate.comparison import compare_models
+from lumiku_ops.migrate.differences import Difference
+from lumiku_ops.migrate.revisions import RevisionInfo
+from lumiku_ops.migrate.shadow import MigrationReplay, ModelsCatalog
+from lumiku_ops.prisma import engine
+from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations, state
+from lumiku_ops.prisma.models import prisma_models, schema_of
+
+# Bump when what a cached replay point holds changes.
+_CACHE_FORMAT = "prisma-replay-1"
+_memory: dict[str, dict[str, Any]] = {}
+
+
+def _message(name: str) -> str:
+    """``20251018_add_user_settings`` -> ``add user settings``."""
+    stamp, _, slug = name.partition("_")
+    return (slug if stamp.isdigit() else name).replace("_", " ")
+
+
+class PrismaHistory(History):
+    """A Prisma project's history."""
+
+    kind = "prisma"
+    version_table = "_prisma_migrations"
+
+    @cached_property
+    def migrations(self) -> list[PrismaMigration]:
+        """The migration folders, in the order a deploy runs them."""
+        return list_migrations(self.directory)
+
+    def revisions(self) -> list[RevisionInfo]:
+        """Every migration, oldest first; each one's parent is the folder before it."""
+        infos, previous = [], None
+        for migration in self.migrations:
+            infos.append(
+                RevisionInfo(migration.name, previous, _message(migration.name), migration.path)
+            )
+            previous = migration.name
+        return infos
+
+    def heads(self) -> list[str]:
+        """The newest migration (a Prisma history is a line)."""
+        return [self.migrations[-1].name] if self.migrations else []
+
+    def _keys(self) -> list[str]:
+        shared = hashlib.sha256(f"{_CACHE_FORMAT}\0".encode())
+        shared.update(
+            repr((sorted(self.project.exclude_tables), self.project.exclude_prefixes)).encode()
+        )
+        key, keys = shared.hexdigest(), []
+        for migration in self.migrations:
+            step = hashlib.sha256(f"{key}\0{migration.name}\0".encode())
+            step.update(migration.sql.encode())
+            key = step.hexdigest()
+            keys.append(key)
+        return keys
+
+    def _cached(self, key: str) -> dict[str, Any] | None:
+        if key in _memory:
+            return _memory[key]
+        try:
+            point = json.loads((self.cache_dir / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if isinstance(point, dict) and {"catalog", "extensions"} <= set(point):
+            _memory[key] = point
+            return point
+        return None
+
+    def _store(self, key: str, point: dict[str, Any]) -> None:
+        _memory[key] = point
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            (self.cache_dir / f"{key}.json").write_text(json.dumps(point))
+        except OSError:
+            pass  # the cache only saves time
+
+    def _replay(self) -> MigrationReplay:
+        order = [m.name for m in self.migrations]
+        keys = self._keys()
+        replay = MigrationReplay(
+            fingerprint=keys[-1] if keys else "", order=order, heads=self.heads()
+        )
+        points = [self._cached(key) for key in keys]
+        if all(point is not None for point in points):
+            for name, point in zip(order, points, strict=True):
+                assert point is not None
+                replay.catalogs[name] = point["catalog"]
+            replay.extensions = list(points[-1]["extensions"]) if points and points[-1] else []
+            return replay
+        with self._head_database() as (connection, _url):
+            for migration, key in zip(self.migrations, keys, strict=True):
+                self._run(connection, migration)
+                catalog = read_model_tables(connection, is_model=self.project.is_model_object)
+                extensions = _extensions(connection)
+                replay.catalogs[migration.name] = catalog
+                replay.replayed.append(migration.name)
+                replay.extensions = extensions
+                self._store(key, {"catalog": catalog, "extensions": extensions})
+        return replay
+
+    def _run(self, connection: Connection, migration: PrismaMigration) -> None:
+        """One migration, as one batch, in its own transaction."""
+        try:
+            with connection.begin():
+                if migration.sql.strip():
+                    connection.exec_driver_sql(
+                        migration.sql, execution_options={"no_parameters": True}
+                    )
+        except DBAPIError as exc:
+            raise ShadowReplayError(
+                f"migration {migration.name} ({migration.path}) fails on an empty database: "
+                f"{database_reason(exc, [self.shadow_url])}"
+            ) from None
+
+    def _head_database(self) -> Any:
+        return _Scratch(self.shadow_url)
+
+    def _models(self) -> ModelsCatalog:
+        built = prisma_models(self.project, self.shadow_url)
+        return ModelsCatalog(built.catalog, [])
+
+    def _external(self, connection: Connection) -> tuple[list[str], list[str]]:
+        """Tables and enum types that are not models (the project's exclusions): Prisma's
+        engine must treat them as managed elsewhere, never propose dropping them."""
+        tables = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ).scalars()
+        enums = connection.execute(
+            text(
+                "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE t.typtype = 'e' AND n.nspname = 'public'"
+            )
+        ).scalars()
+        is_model = self.project.is_model_object
+        return (
+            sorted(str(t) for t in tables if not is_model(str(t))),
+            sorted(str(e) for e in enums if not is_model(str(e))),
+        )
+
+    def _head_differences(self) -> list[Difference]:
+        _ = self.replay  # a migration that cannot replay: one clear error first
+        built = prisma_models(self.project, self.shadow_url)
+        with self._head_database() as (connection, url):
+            for migration in self.migrations:
+                self._run(connection, migration)
+            with connection.begin():
+                external_tables, external_enums = self._external(connection)
+            sql = engine.url_to_schema(
+                url,
+                schema_of(self.project),
+                external_tables=external_tables,
+                external_enums=external_enums,
+            )
+            self._engine_sql = sql
+            if not sql.strip():
+                return []  # Prisma's engine finds the head and the schema equal
+            with connection.begin():
+                found = compare_models(connection, self.project, built.metadata)
+        return _with_engine_residue(found, sql)
+
+    def compare_target(
+        self, connection: Connection, tables: Collection[str] | None = None
+    ) -> list[Difference]:
+        """The schema's tables against the database on ``connection`` (read-only)."""
+        return compare_models(connection, self.project, tables=tables)
+
+    def recorded(self, connection: Connection) -> Recorded:
+        """``_prisma_migrations`` read by Prisma's rules (applied, failed, edited)."""
+        found = state(connection, self.migrations)
+        applied = [m.name for m in self.migrations if m.name in set(found.applied)]
+        return Recorded(
+            has_table=found.has_table,
+            current=applied[-1] if applied else None,
+            pending=list(found.pending),
+            known=not found.missing_from_folder,
+            applied=applied,
+            failed=list(found.failed),
+            edited=list(found.edited),
+            unknown=list(found.missing_from_folder),
+        )
+
+    @property
+    def engine_sql(self) -> str:
+        """The SQL Prisma's engine gives to take the history's head to the schema."""
+        _ = self.head_differences
+        return getattr(self, "_engine_sql", "")
+
+    def models_sql(self) -> str:
+        """The SQL Prisma's engine gives for the whole schema, from an empty database."""
+        return prisma_models(self.project, self.shadow_url).sql
+
+
+def _with_engine_residue(found: list[Difference], sql: str) -> list[Difference]:
+    """The named differences; when the engine still has SQL none of them explains (a
+    default, say), one more difference that quotes it, so nothing is silently dropped."""
+    if found:
+        return found
+    first = next(
+        (line for line in sql.splitlines() if line.strip() and not line.startswith("--")), ""
+    )
+    return [
+        *found,
+        Difference(
+            "modify_schema",
+            "",
+            None,
+            (),
+            None,
+            f"Prisma's engine still plans: {first.strip()[:200]}",
+        ),
+    ]
+
+
+class _Scratch:
+    """A scratch database (dropped afterwards): a connection, and its URL for the engine."""
+
+    def __init__(self, shadow_url: str | None) -> None:
+        self._scratch = scratch_url(shadow_url)
+
+    def __enter__(self) -> tuple[Connection, str]:
+        self._url = self._scratch.__enter__()
+        self._engine = create_engine(self._url, poolclass=pool.NullPool)
+        self._connection = self._engine.connect()
+        return self._connection, self._url
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._connection.close()
+            self._engine.dispose()
+        finally:
+            self._scratch.__exit__(*exc)
+
+
+def _extensions(connection: Connection) -> list[str]:
+    with connection.begin():
+        rows = connection.execute(
+            text("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
+        )
+        return [str(name) for name in rows.scalars()]
