@@ -8,14 +8,16 @@ Usage (from the repository root, with nothing but Python 3.11+ installed):
 Any further arguments are passed on (``python3 dev.py test -k migrations``).
 The environment lives in ``.venv/`` and is rebuilt from ``requirements.lock``
 whenever the lock file or ``pyproject.toml`` changes. ``test`` also installs
-``requirements-corpus.lock`` (the real projects the tests run on), once; ``setup`` and
-``demo`` never pay for it.
+``requirements-corpus.lock`` (the real projects the tests run on), once, and, where Node.js
+is installed, Prisma's pinned schema engine (``lumiku-ops prisma install``, into the tests'
+cache folder); ``setup`` and ``demo`` never pay for either.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -100,6 +102,25 @@ def ensure_model() -> None:
     _run(PYTHON, "-m", "lumiku_ops", "models", "install")
 
 
+def ensure_prisma_engine() -> None:
+    """Install Prisma's pinned schema engine for the tests, where Node.js is installed.
+
+    Into the folder the tests use (``tests/conftest.py``: ``.lumiku/cache`` unless
+    ``LUMIKU_CACHE_DIR`` says otherwise); a fraction of a second when already there. Without
+    Node.js the Prisma tests that need the engine skip.
+    """
+    if shutil.which("node") is None:
+        print("dev.py: Node.js not found; the Prisma engine tests will skip", flush=True)
+        return
+    env = {**os.environ}
+    env.setdefault("LUMIKU_CACHE_DIR", str(ROOT / ".lumiku" / "cache"))
+    result = subprocess.run(
+        [str(PYTHON), "-m", "lumiku_ops", "prisma", "install"], cwd=ROOT, env=env
+    )
+    if result.returncode != 0:
+        sys.exit(f"dev.py: step failed ({result.returncode}): lumiku-ops prisma install")
+
+
 def run_tests(extra: list[str]) -> int:
     """Lint, type-check, then run pytest; stop at the first failing stage."""
     for stage in (
@@ -127,6 +148,7 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "test":
         ensure_corpus()
+        ensure_prisma_engine()
         return run_tests(extra)
     program = str(BIN / "lumiku-ops")
     if os.name != "nt":

@@ -61,6 +61,22 @@ class ModelInstallError(LumikuOpsError):
     """A model could not be installed; the message says what was tried."""
 
 
+class PrismaEngineError(LumikuOpsError):
+    """Prisma's schema engine could not be installed or run, or refused an operation.
+
+    ``code`` is Prisma's error code when the engine gave one (``P1012`` an invalid schema,
+    ``P3006`` a migration that failed on the shadow database, ...).
+    """
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class PrismaSchemaError(PrismaEngineError):
+    """A Prisma schema cannot be read (missing, not UTF-8, a NUL byte) or is invalid."""
+
+
 def sqlstate(exc: BaseException) -> str | None:
     """The SQLSTATE of a driver error, wrapped by SQLAlchemy (``.orig``) or not."""
     return getattr(getattr(exc, "orig", exc), "sqlstate", None)

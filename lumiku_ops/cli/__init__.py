@@ -17,6 +17,7 @@ from lumiku_ops.cli import (
     diagnose,  # noqa: F401
     migrate,  # noqa: F401
     models,  # noqa: F401
+    prisma,  # noqa: F401
     report,  # noqa: F401
     runbook,  # noqa: F401
     service,  # noqa: F401
