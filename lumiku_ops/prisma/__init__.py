@@ -1,0 +1,1 @@
+"""Prisma projects: ``schema.prisma``, ``prisma/migrations/`` and ``_prisma_migrations``."""
