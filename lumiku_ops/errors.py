@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,6 +52,36 @@ class NothingToCreateError(LumikuOpsError):
 
 class MigrationError(LumikuOpsError):
     """A revision could not be created, planned or applied."""
+
+
+class PrismaMigrationsError(ConfigError):
+    """A Prisma migrations folder, or one of its ``migration.sql`` files, cannot be used."""
+
+
+class PrismaMigrationFailedError(MigrationError):
+    """A Prisma ``migration.sql`` failed and was rolled back.
+
+    It carries what ``_prisma_migrations`` needs to record the failure as ``prisma migrate
+    deploy`` would (``lumiku_ops.prisma.migrations.record_failure``): the migration's name and
+    checksum, when it started, the row's ``logs`` (already masked) and the SQLSTATE.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration_name: str,
+        checksum: str,
+        started_at: datetime,
+        logs: str,
+        sqlstate: str | None,
+    ) -> None:
+        super().__init__(message)
+        self.migration_name = migration_name
+        self.checksum = checksum
+        self.started_at = started_at
+        self.logs = logs
+        self.sqlstate = sqlstate
 
 
 class SchemaNotReadyError(LumikuOpsError):
