@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from lumiku_ops.db.catalog import read_model_tables
 from lumiku_ops.db.scratch import scratch_url
-from lumiku_ops.errors import ShadowReplayError, database_reason
+from lumiku_ops.errors import PrismaEngineError, ShadowReplayError, database_reason
 from lumiku_ops.history.base import History, Recorded
 from lumiku_ops.migrate.comparison import compare_models
 from lumiku_ops.migrate.differences import Difference
@@ -115,8 +115,9 @@ class PrismaHistory(History):
         with self._head_database() as (connection, _url):
             for migration, key in zip(self.migrations, keys, strict=True):
                 self._run(connection, migration)
-                catalog = read_model_tables(connection, is_model=self.project.is_model_object)
-                extensions = _extensions(connection)
+                with connection.begin():
+                    catalog = read_model_tables(connection, is_model=self.project.is_model_object)
+                    extensions = _extensions(connection)
                 replay.catalogs[migration.name] = catalog
                 replay.replayed.append(migration.name)
                 replay.extensions = extensions
@@ -157,9 +158,10 @@ class PrismaHistory(History):
             )
         ).scalars()
         is_model = self.project.is_model_object
+        # The engine wants them schema-qualified (P3023).
         return (
-            sorted(str(t) for t in tables if not is_model(str(t))),
-            sorted(str(e) for e in enums if not is_model(str(e))),
+            sorted(f"public.{t}" for t in tables if not is_model(str(t))),
+            sorted(f"public.{e}" for e in enums if not is_model(str(e))),
         )
 
     def _head_differences(self) -> list[Difference]:
@@ -170,12 +172,23 @@ class PrismaHistory(History):
                 self._run(connection, migration)
             with connection.begin():
                 external_tables, external_enums = self._external(connection)
-            sql = engine.url_to_schema(
-                url,
-                schema_of(self.project),
-                external_tables=external_tables,
-                external_enums=external_enums,
-            )
+            try:
+                sql = engine.url_to_schema(
+                    url,
+                    schema_of(self.project),
+                    external_tables=external_tables,
+                    external_enums=external_enums,
+                )
+            except PrismaEngineError as exc:
+                if exc.code is not None or "without an answer" not in str(exc):
+                    raise
+                # The engine crashed introspecting the head (it does on some objects it
+                # cannot model, procrastinate's schema for one): the catalogs decide alone.
+                with connection.begin():
+                    found = compare_models(connection, self.project, built.metadata)
+                self._engine_sql = ""
+                self.engine_note = f"Prisma's engine could not read the head: {exc}"
+                return found
             self._engine_sql = sql
             if not sql.strip():
                 return []  # Prisma's engine finds the head and the schema equal
@@ -257,8 +270,7 @@ class _Scratch:
 
 
 def _extensions(connection: Connection) -> list[str]:
-    with connection.begin():
-        rows = connection.execute(
-            text("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
-        )
-        return [str(name) for name in rows.scalars()]
+    rows = connection.execute(
+        text("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")
+    )
+    return [str(name) for name in rows.scalars()]

@@ -96,7 +96,10 @@ function charAsTextClient(pg) {
   const retype = (result) => {
     for (const one of Array.isArray(result) ? result : [result]) {
       for (const field of one?.fields ?? []) {
-        if (field.dataTypeID === OID_CHAR) field.dataTypeID = OID_TEXT;
+        if (field.dataTypeID === OID_CHAR) {
+          field.dataTypeID = OID_TEXT;
+          field.lumikuChar = true; // reported as Character by the adapter's queryRaw below
+        }
       }
     }
     return result;
@@ -134,6 +137,22 @@ async function connectTo(modules, url, dbSchema, { readOnly = false } = {}) {
     } catch (error) {
       this.onError(error);
     }
+  };
+  // Fix 1, second half: the engine reads catalog "char" columns (pg_constraint.contype...)
+  // as Character; given Text it panics on a CHECK constraint (procrastinate's schema has some).
+  const queryRaw = adapter.queryRaw;
+  adapter.queryRaw = async function queryRawWithChar(query) {
+    const self = this;
+    let chars = [];
+    const view = Object.create(self);
+    view.performIO = async (io) => {
+      const result = await self.performIO(io);
+      chars = (result.fields ?? []).flatMap((field, index) => (field.lumikuChar ? [index] : []));
+      return result;
+    };
+    const out = await queryRaw.call(view, query);
+    for (const index of chars) out.columnTypes[index] = modules.utils.ColumnTypeEnum.Character;
+    return out;
   };
   if (readOnly) {
     // The live database is only read (describe, _prisma_migrations): anything that would
@@ -395,7 +414,8 @@ function describe(error) {
     .replace(/External error id#(\d+)/g, (text, id) => externalError(Number(id)) ?? text)
     .trim();
   const panic = globalThis.PRISMA_WASM_PANIC_REGISTRY?.message;
-  const result = { ok: false, error: message || panic || 'the schema engine failed' };
+  const text = panic && /unreachable/.test(message) ? `${panic} (${message})` : message || panic;
+  const result = { ok: false, error: text || 'the schema engine failed' };
   const code = error?.code ?? error?.error_code ?? raw.match(/\bP\d{4}\b/)?.[0];
   if (typeof code === 'string') result.code = code;
   if (error?.name && error.name !== 'Error') result.kind = String(error.name);
@@ -430,6 +450,11 @@ async function main() {
   const bg = await loadWasm(modules.bgPath);
   return operation(bg, modules, request);
 }
+
+// A panic inside the engine can surface outside the awaited promise (a wasm "unreachable"
+// in a callback): answer with it rather than die without a result.
+process.on('uncaughtException', (error) => finish(describe(error)));
+process.on('unhandledRejection', (error) => finish(describe(error)));
 
 main().then(
   (result) => finish({ ok: true, ...result }),
