@@ -365,11 +365,10 @@ def apply_migration(
             # ONE batch, the file as it is: no splitting on ";", no parameter parsing.
             connection.exec_driver_sql(migration.sql, execution_options={"no_parameters": True})
         except DBAPIError as exc:
-            savepoint.rollback()
             raise _failure(migration, started_at, exc, secrets) from exc
         connection.execute(_STEP_APPLIED, {"id": row_id})
         connection.execute(_FINISHED, {"id": row_id})
-    except BaseException:
+    except BaseException:  # the script's error, an interrupt: the savepoint goes back
         if savepoint.is_active:
             savepoint.rollback()
         raise
