@@ -421,8 +421,8 @@ def test_a_rolled_back_migration_is_pending_again_and_a_new_row_records_its_reru
     with connection_to(fresh_db) as connection:
         recorded = state(connection, [base, fixed])
     # The rerun is a new row; the old one stays, rolled back, with the old checksum. The
-    # fixed file matches the applied row, so it is not "edited" (a check against the first
-    # row of that name, as Prisma's status does, would say it is).
+    # fixed file matches the applied row, so it is not "edited" (Prisma's engine agrees; a
+    # check against every row of that name, rolled-back ones included, would say it is).
     rows = recorded.rows_named("2_fix_me")
     assert [(row.rolled_back, row.applied) for row in rows] == [(True, False), (False, True)]
     assert rows[1].checksum == fixed.checksum != rows[0].checksum
