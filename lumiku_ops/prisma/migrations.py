@@ -63,9 +63,6 @@ CREATE TABLE _prisma_migrations (
     applied_steps_count     INTEGER NOT NULL DEFAULT 0
 );
 """
-# SQLSTATEs that say "not now" rather than "this migration is wrong": lock_timeout,
-# statement_timeout, serialization failure, deadlock. See PrismaMigrationFailedError.
-TRANSIENT_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01"})
 
 _TABLE_EXISTS = text("SELECT to_regclass('_prisma_migrations') IS NOT NULL")
 _ROWS = text(
