@@ -63,9 +63,6 @@ CREATE TABLE _prisma_migrations (
     applied_steps_count     INTEGER NOT NULL DEFAULT 0
 );
 """
-# SQLSTATEs that say "not now" rather than "this migration is wrong": lock_timeout,
-# statement_timeout, serialization failure, deadlock. See PrismaMigrationFailedError.
-TRANSIENT_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01"})
 
 _TABLE_EXISTS = text("SELECT to_regclass('_prisma_migrations') IS NOT NULL")
 _ROWS = text(
@@ -365,11 +362,10 @@ def apply_migration(
             # ONE batch, the file as it is: no splitting on ";", no parameter parsing.
             connection.exec_driver_sql(migration.sql, execution_options={"no_parameters": True})
         except DBAPIError as exc:
-            savepoint.rollback()
             raise _failure(migration, started_at, exc, secrets) from exc
         connection.execute(_STEP_APPLIED, {"id": row_id})
         connection.execute(_FINISHED, {"id": row_id})
-    except BaseException:
+    except BaseException:  # the script's error, an interrupt: the savepoint goes back
         if savepoint.is_active:
             savepoint.rollback()
         raise

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "credits_type_idx" ON "credits"("type");

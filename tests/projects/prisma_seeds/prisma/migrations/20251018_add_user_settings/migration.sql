@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "users" ALTER COLUMN "storageQuota" SET DEFAULT 1073741824;
