@@ -522,6 +522,9 @@ def migrations_to_schema(
     the replayed schema; a database that is not empty is refused). No other database is
     connected.
 
+    ``external_tables``/``external_enums`` (Prisma's ``tables.external``) are left out of the
+    comparison; the engine wants them schema-qualified (``public.audit_log``, else P3023).
+
     Raises:
         PrismaEngineError: a migration failed on the shadow (``code`` ``P3006``; the message
             names it and quotes PostgreSQL), the shadow is not empty, or the engine failed.

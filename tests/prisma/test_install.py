@@ -93,8 +93,13 @@ def test_a_failed_npm_ci_leaves_nothing_that_counts(
 
 @needs_node
 def test_a_folder_without_the_marker_is_not_an_install_and_is_replaced(
-    tmp_path: Path, prisma_engine: Path
+    tmp_path: Path, prisma_engine: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # npm ci stood in for by a copy of the session's install: one npm ci per test session.
+    def copy_install(node: Path, folder: Path, *, timeout: float) -> None:
+        shutil.copytree(prisma_engine / "node_modules", folder / "node_modules")
+
+    monkeypatch.setattr(engine, "_npm_ci", copy_install)
     home = engine_home(tmp_path)
     (home / "node_modules").mkdir(parents=True)
     (home / "node_modules" / "half-copied").write_text("")
