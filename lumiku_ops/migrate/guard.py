@@ -94,10 +94,12 @@ def check_tracked(paths: list[Path]) -> CheckItem:
         return CheckItem(name, True, f"{folder} is not in a git work tree", True)
     problems = []
     for path in paths:
+        # A Prisma migration is its folder: every file is called migration.sql.
+        label = f"{path.parent.name}/{path.name}" if path.name == "migration.sql" else path.name
         if _git(folder, "check-ignore", "-q", str(path)).returncode == 0:
-            problems.append(f"{path.name} is git-ignored")
+            problems.append(f"{label} is git-ignored")
         elif _git(folder, "ls-files", "--error-unmatch", str(path)).returncode != 0:
-            problems.append(f"{path.name} is not tracked (git add it)")
+            problems.append(f"{label} is not tracked (git add it)")
     return CheckItem(
         name,
         not problems,
@@ -164,4 +166,24 @@ def check_project(
                 + (f"; pending: {', '.join(status.pending)}" if status.pending else ""),
             )
         )
+        if status.failed:
+            report.items.append(
+                CheckItem(
+                    "no failed migration",
+                    False,
+                    f"{', '.join(status.failed)} failed on {status.database} and blocks every "
+                    f"later migration (fix it, then: npx prisma migrate resolve --rolled-back "
+                    f"{status.failed[0]})",
+                )
+            )
+        if status.edited:
+            report.items.append(
+                CheckItem(
+                    "no edited migration",
+                    False,
+                    f"{', '.join(status.edited)} changed after {status.database} applied it "
+                    "(its checksum matches no line-ending variant of the file): restore the "
+                    "applied file and put the change in a new migration",
+                )
+            )
     return report
