@@ -48,7 +48,8 @@ from bench_db import bench_database  # noqa: E402
 
 from lumiku_ops.diagnose.diagnosis import diagnose  # noqa: E402
 from lumiku_ops.errors import LumikuOpsError  # noqa: E402
-from lumiku_ops.migrate import shadow  # noqa: E402
+from lumiku_ops import history  # noqa: E402
+from lumiku_ops.migrate import comparison, shadow  # noqa: E402
 from lumiku_ops.settings import load_settings  # noqa: E402
 from tests.corpus.projects import (  # noqa: E402
     BY_NAME,
@@ -145,7 +146,10 @@ def bench_project(
 
     def run(cache: Path) -> float:
         nonlocal error
-        shadow._memory.clear()  # a new process starts with an empty in-memory cache
+        # A new process starts with empty in-memory caches and no History object.
+        shadow._memory.clear()
+        comparison._memory.clear()
+        history._histories.clear()
         started = time.perf_counter()
         try:
             verdicts.append(diagnose(settings, endpoints=[], cache_dir=cache).verdict)

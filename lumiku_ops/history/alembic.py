@@ -12,7 +12,11 @@ from sqlalchemy import Connection
 from lumiku_ops.db.reader import read_recorded_revision
 from lumiku_ops.history.base import History, Recorded
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.comparison import compare_models, compare_models_with_head
+from lumiku_ops.migrate.comparison import (
+    compare_models,
+    compare_models_with_head,
+    remember_head_differences,
+)
 from lumiku_ops.migrate.differences import Difference
 from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions
 from lumiku_ops.migrate.shadow import (
@@ -47,7 +51,15 @@ class AlembicHistory(History):
 
     def _replay(self) -> MigrationReplay:
         self.project.metadata()  # the models first: a module that fails to import fails at once
-        return replay_migrations(self.project, shadow_url=self.shadow_url, cache_dir=self.cache_dir)
+        return replay_migrations(
+            self.project,
+            shadow_url=self.shadow_url,
+            cache_dir=self.cache_dir,
+            # The replay's shadow is at the head: compare there, not on a second replay.
+            at_head=lambda connection: remember_head_differences(
+                self.project, connection, self.cache_dir
+            ),
+        )
 
     def _models(self) -> ModelsCatalog:
         return model_catalog(

@@ -110,6 +110,43 @@ def _key(project: Project, metadata: MetaData) -> str:
     return f"head-diff-{digest.hexdigest()}"
 
 
+def _remember(project: Project, key: str, found: list[Difference], cache_dir: Path | None) -> None:
+    _memory[key] = [d.to_dict() for d in found]
+    if cache_dir is None:
+        return
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        (cache_dir / f"{key}.json").write_text(json.dumps(_memory[key]))
+    except OSError:
+        pass  # the cache only saves time
+
+
+def _compare_at_head(
+    project: Project, connection: Connection, metadata: MetaData
+) -> list[Difference]:
+    try:
+        with connection.begin():
+            return compare_models(connection, project, metadata)
+    except LumikuOpsError:
+        raise
+    except Exception as exc:  # user-written hook code
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ShadowReplayError(
+            f"comparing the models with the revisions' head failed: {type(exc).__name__}: {first}"
+        ) from None
+
+
+def remember_head_differences(
+    project: Project, connection: Connection, cache_dir: Path | None = None
+) -> None:
+    """Compare the models with ``connection``'s database, which a replay has just taken to
+    the head, and keep the result for ``compare_models_with_head`` (no second replay)."""
+    metadata = project.metadata()
+    key = _key(project, metadata)
+    if key not in _memory:
+        _remember(project, key, _compare_at_head(project, connection, metadata), cache_dir)
+
+
 def compare_models_with_head(
     project: Project, *, shadow_url: str | None = None, cache_dir: Path | None = None
 ) -> list[Difference]:
@@ -136,21 +173,14 @@ def compare_models_with_head(
             try:
                 # Alembic begins and commits, around autocommit_block() revisions too.
                 runner.upgrade(project, connection, "heads")
-                with connection.begin():
-                    found = compare_models(connection, project, metadata)
             except LumikuOpsError:
                 raise
-            except Exception as exc:  # user-written revision or hook code
+            except Exception as exc:  # user-written revision code
                 first = (str(exc).strip().splitlines() or [""])[0]
                 raise ShadowReplayError(
                     "comparing the models with the revisions' head failed: "
                     f"{type(exc).__name__}: {first}"
                 ) from None
-        _memory[key] = [d.to_dict() for d in found]
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(_memory[key]))
-            except OSError:
-                pass  # the cache only saves time
+            found = _compare_at_head(project, connection, metadata)
+        _remember(project, key, found, cache_dir)
     return [Difference.from_dict(data) for data in _memory[key]]

@@ -16,6 +16,7 @@ import json
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,11 @@ def _cached_point(key: str, cache_dir: Path | None) -> dict[str, Any] | None:
 
 
 def replay_migrations(
-    project: Project, *, shadow_url: str | None = None, cache_dir: Path | None = None
+    project: Project,
+    *,
+    shadow_url: str | None = None,
+    cache_dir: Path | None = None,
+    at_head: Callable[[Connection], None] | None = None,
 ) -> MigrationReplay:
     """Replay the revisions into a shadow database and record the catalog after each.
 
@@ -238,6 +243,9 @@ def replay_migrations(
     revisions after the last cached point run. With a ``shadow_url``, that point is
     restored from a template database kept on the server (``lumiku_ops.db.templates``);
     without one, or when the template is gone, the history replays from the start.
+
+    ``at_head`` is called with the shadow database at the head when this call replays (so
+    the head comparison needs no second replay); not when every point came from the cache.
 
     Raises:
         ShadowReplayError: a revision fails on an empty database (the message names the
@@ -320,7 +328,9 @@ def replay_migrations(
         if missing:  # never a cache that claims a revision it did not see
             raise ShadowReplayError(f"revision {missing[0]} was not run by the replay")
         replay.extensions = extensions
-        if shadow_url and len(order) >= _TEMPLATE_WORTH:
+        if at_head is not None:
+            at_head(connection)
+        if shadow_url and len(order) >= _TEMPLATE_WORTH:  # closes the connection
             templates.keep_as_template(shadow_url, connection, keys[-1])
     return replay
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from lumiku_ops.prisma.migrations import PrismaMigration, apply_migration, record_failure, state
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -33,6 +32,7 @@ from lumiku_ops.migrate.apply import ApplyResult
 from lumiku_ops.migrate.confirm import require_confirmation
 from lumiku_ops.migrate.lock import acquire_migration_lock, release_migration_lock
 from lumiku_ops.migrate.transactions import audit, describe_changes, explain, roll_back
+from lumiku_ops.prisma.migrations import PrismaMigration, apply_migration, record_failure, state
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 

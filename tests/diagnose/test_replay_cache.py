@@ -198,3 +198,28 @@ def test_a_baseline_runs_before_the_first_revision(
         load_project(history), shadow_url=server.base_url, cache_dir=tmp_path / "cache"
     )
     assert "note" in {column["name"] for column in replay.at("0001")["first_schema"]["columns"]}
+
+
+def test_a_cold_run_compares_with_the_head_on_the_replay_itself(
+    history: Path, server: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One replay per cold command: the head comparison uses the replay's own shadow
+    database. Without ``at_head`` in ``AlembicHistory._replay``, ``head_differences`` would
+    upgrade a second shadow database, which ``runner.upgrade`` refuses here."""
+    from lumiku_ops.history import history_for
+    from lumiku_ops.migrate import comparison
+    from lumiku_ops.settings import load_settings
+
+    shadow._memory.clear()
+    comparison._memory.clear()
+    settings = load_settings(project_dir=history, shadow_url=server.base_url)
+    found = history_for(settings, cache_dir=tmp_path / "cache")
+    assert found.replay.replayed == NINE
+
+    def second_replay(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the head comparison replayed the history a second time")
+
+    monkeypatch.setattr(runner, "upgrade", second_replay)
+    # The models are an empty MetaData: every table is "only in the revisions".
+    assert sorted(d.table for d in found.only_in_revisions) == [f"t{n}" for n in range(1, 10)]
+    assert found.uncaptured == []
