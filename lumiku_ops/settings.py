@@ -46,7 +46,29 @@ def normalize_database_url(url: str, *, name: str = "DATABASE_URL") -> str:
             f"{name} uses '{parsed.get_backend_name()}'; only PostgreSQL is supported "
             "(postgresql+psycopg://...)"
         )
+    schema = parsed.query.get("schema")
+    if schema is not None and schema != "public":
+        raise ConfigError(
+            f"{name} asks for ?schema={schema if isinstance(schema, str) else ','.join(schema)}"
+            "; lumiku-ops reads the public schema only: point it at a database whose tables "
+            "are in public, or drop ?schema="
+        )
+    # What Prisma's URLs carry for Prisma's own pool and TLS, which libpq would refuse
+    # ("invalid connection option"): ?schema=public is the default search path anyway.
+    parsed = parsed.difference_update_query(_PRISMA_ONLY)
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+_PRISMA_ONLY = (
+    "schema",
+    "connection_limit",
+    "pool_timeout",
+    "pgbouncer",
+    "statement_cache_size",
+    "socket_timeout",
+    "sslaccept",
+    "sslidentity",
+)
 
 
 def validate_jwt_secret(secret: str) -> str:

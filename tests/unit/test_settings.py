@@ -67,3 +67,31 @@ def test_the_cache_lives_in_the_users_cache_folder_never_the_project(
     monkeypatch.setenv("LUMIKU_CACHE_DIR", str(tmp_path / "moved"))
     monkeypatch.setenv("LUMIKU_DATA_DIR", str(tmp_path / "data" / "pgdata"))
     assert load_settings().cache_dir == tmp_path / "moved"
+
+
+def test_prisma_style_urls_keep_only_what_libpq_accepts() -> None:
+    """A Prisma team's DATABASE_URL: ``?schema=public`` and Prisma's pool options would be
+    refused by libpq ("invalid connection option"); libpq's own options stay."""
+    from sqlalchemy.engine import make_url
+
+    from lumiku_ops.settings import normalize_database_url
+
+    url = normalize_database_url(
+        "postgresql://app:pw@db:5432/shop?schema=public&connection_limit=5&pool_timeout=10"
+        "&pgbouncer=true&connect_timeout=3&sslmode=require"
+    )
+    parsed = make_url(url)
+    assert parsed.drivername == "postgresql+psycopg"
+    assert dict(parsed.query) == {"connect_timeout": "3", "sslmode": "require"}
+    assert parsed.password == "pw"
+
+
+def test_a_schema_other_than_public_is_one_clear_error() -> None:
+    """Every catalog read is of ``public``: another schema would be diagnosed wrongly."""
+    import pytest
+
+    from lumiku_ops.errors import ConfigError
+    from lumiku_ops.settings import normalize_database_url
+
+    with pytest.raises(ConfigError, match=r"\?schema=app.*public schema only"):
+        normalize_database_url("postgresql://app@db/shop?schema=app")
