@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -28,6 +28,10 @@ from lumiku_ops.migrate.shadow import (
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
+
+    from lumiku_ops.migrate.apply import ApplyResult
+    from lumiku_ops.migrate.create import MigrationCreated
+    from lumiku_ops.migrate.plan import MigrationPlan
 
 
 class AlembicHistory(History):
@@ -91,3 +95,29 @@ class AlembicHistory(History):
         applied = [rev for rev in order if rev not in pending] if known and current else []
         unknown = [] if known or current is None else current.split(",")
         return Recorded(has_table, current, pending, known, applied, unknown=unknown)
+
+    def create(self, message: str | None, *, allow_destructive: bool) -> MigrationCreated:
+        """Alembic's autogenerate, without destructive operations unless asked."""
+        from lumiku_ops.migrate.create import create_alembic
+
+        return create_alembic(
+            self.settings, message, cache_dir=self.cache_dir, allow_destructive=allow_destructive
+        )
+
+    def plan(self, **options: Any) -> MigrationPlan:
+        """Alembic's offline SQL, one transaction per segment, with timeouts."""
+        from lumiku_ops.migrate.plan import plan_alembic
+
+        return plan_alembic(self.settings, **options)
+
+    def apply(self, **options: Any) -> ApplyResult:
+        """Alembic's upgrade, on lumiku-ops's own connection, under the lock."""
+        from lumiku_ops.migrate.apply import apply_alembic
+
+        return apply_alembic(self.settings, **options)
+
+    def rollback(self, **options: Any) -> ApplyResult:
+        """Alembic's downgrade, like apply."""
+        from lumiku_ops.migrate.apply import rollback_alembic
+
+        return rollback_alembic(self.settings, **options)

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Connection
 
@@ -17,6 +17,11 @@ from lumiku_ops.migrate.revisions import RevisionInfo
 from lumiku_ops.migrate.shadow import MigrationReplay, ModelsCatalog
 from lumiku_ops.project import Project
 from lumiku_ops.settings import Settings
+
+if TYPE_CHECKING:
+    from lumiku_ops.migrate.apply import ApplyResult
+    from lumiku_ops.migrate.create import MigrationCreated
+    from lumiku_ops.migrate.plan import MigrationPlan
 
 
 @dataclass
@@ -127,6 +132,47 @@ class History(ABC):
     @abstractmethod
     def recorded(self, connection: Connection) -> Recorded:
         """What the database on ``connection`` records of this history (read-only)."""
+
+    @abstractmethod
+    def create(self, message: str | None, *, allow_destructive: bool) -> MigrationCreated:
+        """Write the migration the models need and no migration creates (``migrate create``)."""
+
+    @abstractmethod
+    def plan(
+        self,
+        *,
+        target: str,
+        from_revision: str | None,
+        lock_timeout_s: float,
+        statement_timeout_s: float,
+    ) -> MigrationPlan:
+        """The SQL ``apply`` would run, without touching the database (``migrate plan``)."""
+
+    @abstractmethod
+    def apply(
+        self,
+        *,
+        target: str,
+        dry_run: bool,
+        confirm: bool,
+        lock_timeout_s: float,
+        statement_timeout_s: float,
+        wait: bool,
+    ) -> ApplyResult:
+        """Apply what is pending, whole or not at all (``migrate apply``)."""
+
+    @abstractmethod
+    def rollback(
+        self,
+        *,
+        to: str | None,
+        dry_run: bool,
+        confirm: bool,
+        lock_timeout_s: float,
+        statement_timeout_s: float,
+        wait: bool,
+    ) -> ApplyResult:
+        """Undo applied migrations (``migrate rollback``), where the tool has down steps."""
 
     def recorded_revision(self, connection: Connection) -> tuple[bool, str | None]:
         """Whether the version table exists, and the revision the database is at."""

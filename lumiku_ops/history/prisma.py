@@ -13,14 +13,19 @@ import hashlib
 import json
 from collections.abc import Collection
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError
 
 from lumiku_ops.db.catalog import read_model_tables
 from lumiku_ops.db.scratch import scratch_url
-from lumiku_ops.errors import PrismaEngineError, ShadowReplayError, database_reason
+from lumiku_ops.errors import (
+    MigrationError,
+    PrismaEngineError,
+    ShadowReplayError,
+    database_reason,
+)
 from lumiku_ops.history.base import History, Recorded
 from lumiku_ops.migrate.comparison import compare_models
 from lumiku_ops.migrate.differences import Difference
@@ -29,6 +34,11 @@ from lumiku_ops.migrate.shadow import MigrationReplay, ModelsCatalog
 from lumiku_ops.prisma import engine
 from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations, state
 from lumiku_ops.prisma.models import prisma_models, schema_of
+
+if TYPE_CHECKING:
+    from lumiku_ops.migrate.apply import ApplyResult
+    from lumiku_ops.migrate.create import MigrationCreated
+    from lumiku_ops.migrate.plan import MigrationPlan
 
 # Bump when what a cached replay point holds changes.
 _CACHE_FORMAT = "prisma-replay-1"
@@ -215,6 +225,34 @@ class PrismaHistory(History):
             failed=list(found.failed),
             edited=list(found.edited),
             unknown=list(found.missing_from_folder),
+        )
+
+    def create(self, message: str | None, *, allow_destructive: bool) -> MigrationCreated:
+        """The engine's SQL from the head to the schema, as a new migration folder."""
+        from lumiku_ops.prisma.create import create_prisma_migration
+
+        return create_prisma_migration(
+            self.settings, message, cache_dir=self.cache_dir, allow_destructive=allow_destructive
+        )
+
+    def plan(self, **options: Any) -> MigrationPlan:
+        """The pending migration files, in the one transaction apply runs them in."""
+        from lumiku_ops.prisma.plan import plan_prisma
+
+        return plan_prisma(self.settings, **options)
+
+    def apply(self, **options: Any) -> ApplyResult:
+        """``prisma migrate deploy``'s rows, whole or not at all."""
+        from lumiku_ops.prisma.deploy import deploy
+
+        return deploy(self.settings, **options)
+
+    def rollback(self, **options: Any) -> ApplyResult:
+        """Refused: Prisma migrations have no down step."""
+        raise MigrationError(
+            "Prisma migrations have no down migration, so there is nothing to roll back to; "
+            "nothing was changed. To undo one, revert schema.prisma and run `lumiku-ops "
+            "migrate create` (a new migration that undoes it), then `migrate apply`"
         )
 
     @property

@@ -181,19 +181,30 @@ def apply_migrations(
         ConfirmationRequiredError, MigrationLockedError, MigrationError,
         DatabaseUnreachableError: each with a message that says what to do.
     """
-    project = settings.project
-    if project.kind == "prisma":
-        from lumiku_ops.prisma.deploy import deploy
+    from lumiku_ops.history import history_for
 
-        return deploy(
-            settings,
-            target=target,
-            dry_run=dry_run,
-            confirm=confirm,
-            lock_timeout_s=lock_timeout_s,
-            statement_timeout_s=statement_timeout_s,
-            wait=wait,
-        )
+    return history_for(settings).apply(
+        target=target,
+        dry_run=dry_run,
+        confirm=confirm,
+        lock_timeout_s=lock_timeout_s,
+        statement_timeout_s=statement_timeout_s,
+        wait=wait,
+    )
+
+
+def apply_alembic(
+    settings: Settings,
+    *,
+    target: str,
+    dry_run: bool,
+    confirm: bool,
+    lock_timeout_s: float,
+    statement_timeout_s: float,
+    wait: bool,
+) -> ApplyResult:
+    """``apply_migrations`` for an Alembic history."""
+    project = settings.project
     scripts = runner.script_directory(project)
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
@@ -229,13 +240,30 @@ def rollback_migrations(
     wait: bool = False,
 ) -> ApplyResult:
     """Downgrade to ``to`` (default: the revision before the current one), like apply."""
+    from lumiku_ops.history import history_for
+
+    return history_for(settings).rollback(
+        to=to,
+        dry_run=dry_run,
+        confirm=confirm,
+        lock_timeout_s=lock_timeout_s,
+        statement_timeout_s=statement_timeout_s,
+        wait=wait,
+    )
+
+
+def rollback_alembic(
+    settings: Settings,
+    *,
+    to: str | None,
+    dry_run: bool,
+    confirm: bool,
+    lock_timeout_s: float,
+    statement_timeout_s: float,
+    wait: bool,
+) -> ApplyResult:
+    """``rollback_migrations`` for an Alembic history."""
     project = settings.project
-    if project.kind == "prisma":
-        raise MigrationError(
-            "Prisma migrations have no down migration, so there is nothing to roll back to; "
-            "nothing was changed. To undo one, revert schema.prisma and run `lumiku-ops "
-            "migrate create` (a new migration that undoes it), then `migrate apply`"
-        )
     scripts = runner.script_directory(project)
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:

@@ -439,12 +439,19 @@ def create_migration(
         MigrationError: the message is unusable, the history has several heads, or the
             models define no tables or lack tables the revisions create.
     """
-    if settings.project.kind == "prisma":
-        from lumiku_ops.prisma.create import create_prisma_migration
+    return history_for(settings, cache_dir=cache_dir).create(
+        message, allow_destructive=allow_destructive
+    )
 
-        return create_prisma_migration(
-            settings, message, cache_dir=cache_dir, allow_destructive=allow_destructive
-        )
+
+def create_alembic(
+    settings: Settings,
+    message: str | None = None,
+    *,
+    cache_dir: Path | None = None,
+    allow_destructive: bool = False,
+) -> MigrationCreated:
+    """``create_migration`` for an Alembic history: Alembic's autogenerate, made safe."""
     if message and not _MESSAGE.match(message):
         raise MigrationError(
             "--message must be 1-60 letters, digits, spaces, '_' or '-' (e.g. add_note_to_orders)"

@@ -97,16 +97,25 @@ def plan_migrations(
         MigrationError: a revision cannot run without a database (it reads rows); the
             message names it and suggests ``migrate apply --dry-run``.
     """
-    if settings.project.kind == "prisma":
-        from lumiku_ops.prisma.plan import plan_prisma
+    from lumiku_ops.history import history_for
 
-        return plan_prisma(
-            settings,
-            target=target,
-            from_revision=from_revision,
-            lock_timeout_s=lock_timeout_s,
-            statement_timeout_s=statement_timeout_s,
-        )
+    return history_for(settings).plan(
+        target=target,
+        from_revision=from_revision,
+        lock_timeout_s=lock_timeout_s,
+        statement_timeout_s=statement_timeout_s,
+    )
+
+
+def plan_alembic(
+    settings: Settings,
+    *,
+    target: str,
+    from_revision: str | None,
+    lock_timeout_s: float,
+    statement_timeout_s: float,
+) -> MigrationPlan:
+    """``plan_migrations`` for an Alembic history: Alembic's offline SQL, in segments."""
     current = from_revision if from_revision is not None else recorded_revision(settings)
     if current == "base":
         current = None
