@@ -34,7 +34,12 @@ from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.comparison import compare_models_with_head
-from lumiku_ops.migrate.differences import Difference, describe_change, tables_of
+from lumiku_ops.migrate.differences import (
+    Difference,
+    describe_change,
+    tables_of,
+    without_refused,
+)
 from lumiku_ops.migrate.revisions import next_revision_id
 from lumiku_ops.migrate.runner import offline_sql, script_directory
 from lumiku_ops.migrate.shadow import replay_and_models
@@ -569,8 +574,10 @@ def create_migration(
         script = directives[0] if directives else None
         if script is None or script.upgrade_ops is None:
             return
-        _filter(script.upgrade_ops, allow_destructive, skipped)
+        # What PostgreSQL refuses first: the drop that pairs with a refused create (mlflow's
+        # index on no column) is a plain drop then, not a "change" by drop and re-create.
         warnings.extend(_leave_out_refused(script.upgrade_ops, refused))
+        _filter(script.upgrade_ops, allow_destructive, skipped)
         if script.upgrade_ops.is_empty():
             empty.append(True)
             directives[:] = []  # write no file
@@ -598,9 +605,12 @@ def create_migration(
             if skipped
             else ""
         )
+        # Only refusals are in the warnings yet: the others are computed for a written file.
+        refusals = "".join(f"; {line}" for line in warnings)
+        accepted = " that PostgreSQL accepts" if warnings else ""
         raise NothingToCreateError(
-            "nothing to create: every table, column, index and key of the models is already "
-            f"created by a revision{left_out}"
+            f"nothing to create: every table, column, index and key of the models{accepted} "
+            f"is already created by a revision{left_out}{refusals}"
         )
     paths = [Path(script.path) for script in written]
     try:
@@ -629,7 +639,9 @@ def _created(
     remaining = compare_models_with_head(
         project, shadow_url=scratch_server_url(settings), cache_dir=cache
     )
-    uncaptured = [d for d in remaining if d.models_ahead]
+    # What PostgreSQL refuses no revision can create: left out, and said so in the warnings.
+    refused = [r if isinstance(r, dict) else r.to_dict() for r in getattr(models, "refused", [])]
+    uncaptured = without_refused([d for d in remaining if d.models_ahead], refused)
     checklist = build_checklist(models, replay.head_catalog, uncaptured)
     for row in checklist:
         row["warnings"] = [w for w in warnings if w.startswith(f"column `{row['table']}.")]
