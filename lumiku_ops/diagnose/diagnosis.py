@@ -143,6 +143,8 @@ def _migrations_evidence(
         # Alembic's differences with the head, one per operation, as `alembic check` lists them.
         "uncaptured": [d.to_dict() for d in head if d.models_ahead],
         "only_in_revisions": [d.to_dict() for d in head if not d.models_ahead],
+        # What the models declare and PostgreSQL refuses to create (Refusal.to_dict()).
+        "models_refused": list(getattr(models, "refused", [])),
     }
 
 

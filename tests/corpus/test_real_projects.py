@@ -40,6 +40,8 @@ def test_the_healthy_history_agrees_with_alembic_check(real: RealProjectRun) -> 
     assert checked.returncode == (0 if not alembic_tables else 3), checked.stderr
 
     code, diagnosis = real.diagnose(url)
+    refused = diagnosis["evidence"]["migrations"]["models_refused"]
+    assert {(r["kind"], r["table"], r["name"]) for r in refused} == set(real.project.refused)
     if alembic_tables:
         assert diagnosis["affected_tables"] == alembic_tables, diagnosis
     else:

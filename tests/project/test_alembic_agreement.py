@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from lumiku_ops.escaping import escape_markdown
 from tests.project.conftest import FIRST, HEAD, SCHEMA_VERDICTS, SECOND, Inventory, as_json
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -351,3 +352,15 @@ def test_what_postgresql_refuses_of_the_models_is_listed_never_written_or_failed
     assert "no unique constraint matching given keys" in refused["reason"]
     text = inventory.lumiku("migrate", "verify", *inventory.project, *database, *shadow(inventory))
     assert "Refused by PostgreSQL" in text.stdout and refused["detail"] in text.stdout
+
+    # diagnose shows it too (in its JSON evidence and its report), beside the finding.
+    code, diagnosis = inventory.diagnose(url)
+    assert code == 3 and diagnosis["verdict"] == "MIGRATION_NOT_CREATED", diagnosis["summary"]
+    assert diagnosis["evidence"]["migrations"]["models_refused"] == [refused]
+    report = inventory.lumiku(
+        "diagnose", *inventory.project, *database, *shadow(inventory), "--api-url",
+        inventory.api_url,
+    )  # fmt: skip
+    assert report.returncode == 3, report.stderr
+    listed = f"- {escape_markdown(refused['detail'])}\n"
+    assert "Refused by PostgreSQL" in report.stdout and listed in report.stdout, report.stdout
