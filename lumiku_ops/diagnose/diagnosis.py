@@ -141,6 +141,8 @@ def _migrations_evidence(
         "only_in_revisions": [d.to_dict() for d in head if not d.models_ahead],
         "failed": [],
         "edited": [],
+        # What the models declare and PostgreSQL refuses to create (Refusal.to_dict()).
+        "models_refused": list(getattr(models, "refused", [])),
     }
 
 

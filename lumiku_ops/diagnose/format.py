@@ -128,6 +128,14 @@ def format_migration_evidence(diagnosis: Diagnosis) -> str:
         f"| {escape_markdown(table)} | {escape_markdown(rev) if rev else '**none**'} |"
         for table, rev in creators.items()
     ]
+    refused = migrations.get("models_refused", [])
+    if refused:
+        lines += [
+            "",
+            "Refused by PostgreSQL (the models declare it; no revision can create it):",
+            "",
+        ]
+        lines += [f"- {escape_markdown(r['detail'])}" for r in refused]
     return "\n".join(lines)
 
 

@@ -22,13 +22,8 @@ from alembic.operations import ops
 from alembic.operations.ops import MigrationScript
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     Enum,
-    Integer,
     MetaData,
-    SmallInteger,
-    String,
-    Text,
     TypeDecorator,
     text,
 )
@@ -39,7 +34,12 @@ from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.history import history_for
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.differences import Difference, describe_change, tables_of
+from lumiku_ops.migrate.differences import (
+    Difference,
+    describe_change,
+    tables_of,
+    without_refused,
+)
 from lumiku_ops.migrate.revisions import next_revision_id
 from lumiku_ops.migrate.runner import offline_sql, script_directory
 from lumiku_ops.project import Project
@@ -122,22 +122,125 @@ def build_checklist(
     return rows
 
 
-def _integer_width(type_: Any) -> int | None:
-    for width, kind in enumerate((SmallInteger, BigInteger, Integer)):
-        if isinstance(type_, kind):
-            return (0, 2, 1)[width]
-    return None
+# What a type change does to the rows already there is PostgreSQL's business, so the types
+# are judged as PostgreSQL receives them: compiled for its dialect (which resolves variants
+# and TypeDecorators the way the DDL would). Built-in type names compile in upper case; a
+# user type (an enum, a domain) compiles to its own name and is never taken for one of them.
+_TYPE_DDL = re.compile(r"([A-Z][A-Z0-9_]*(?: [A-Z]+)*?)(?:\((\d+(?:, ?\d+)?)\))?((?: [A-Z]+)*)")
+_TYPE_SYNONYMS = {
+    "CHARACTER VARYING": "VARCHAR",
+    "NVARCHAR": "VARCHAR",
+    "CHARACTER": "CHAR",
+    "NCHAR": "CHAR",
+    "BPCHAR": "CHAR",
+    "INT": "INTEGER",
+    "INT2": "SMALLINT",
+    "INT4": "INTEGER",
+    "INT8": "BIGINT",
+    "DECIMAL": "NUMERIC",
+    "FLOAT4": "REAL",
+    "FLOAT8": "DOUBLE PRECISION",
+}
+_STRINGS = {"VARCHAR", "TEXT"}  # VARCHAR without a length is as unbounded as TEXT
+# Per integer type, the decimal digits and the bits of its largest value; per float type,
+# its mantissa's bits: an integer fits a float exactly when it has no more bits.
+_INTEGERS = {"SMALLINT": (5, 15), "INTEGER": (10, 31), "BIGINT": (19, 63)}
+_FLOAT_BITS = {"REAL": 24, "DOUBLE PRECISION": 53}
+_TIMES = {
+    "TIMESTAMP WITHOUT TIME ZONE",
+    "TIMESTAMP WITH TIME ZONE",
+    "TIME WITHOUT TIME ZONE",
+    "TIME WITH TIME ZONE",
+}
+_DEFAULT_TIME_PRECISION = 6
 
 
-def _widens(old: Any, new: Any) -> bool:
-    """True for a type change that loses nothing: a longer or unbounded string, a string to
-    text, a wider integer."""
-    if isinstance(old, String) and isinstance(new, Text):
+@dataclass(frozen=True)
+class _PgType:
+    """A column type as PostgreSQL names it: ``NUMERIC(10, 2)`` is ("NUMERIC", (10, 2))."""
+
+    name: str
+    arguments: tuple[int, ...]
+    dimensions: int  # of an array; 0 for a scalar
+    collation: str | None = None  # changing it re-sorts, and may break a unique index
+
+
+def _postgresql_type(type_: Any) -> _PgType | None:
+    """``type_`` as PostgreSQL receives it, or None when it is not one we can judge."""
+    from sqlalchemy.dialects import postgresql
+
+    if type_ is None:
+        return None
+    try:
+        ddl = str(type_.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    except Exception:  # a type this dialect cannot render: unknown, so not widening
+        return None
+    ddl, _, collation = " ".join(ddl.split()).partition(" COLLATE ")
+    scalar = re.sub(r"(\[\d*\])+$", "", ddl)
+    dimensions = ddl[len(scalar) :].count("[")
+    match = _TYPE_DDL.fullmatch(scalar)
+    if match is None:  # a user type (an enum, a domain): only ever equal to itself
+        return _PgType(scalar, (), dimensions, collation or None)
+    name = " ".join(filter(None, [match[1], match[3].strip()]))
+    arguments = tuple(int(a) for a in match[2].split(",")) if match[2] else ()
+    if name == "FLOAT":  # FLOAT(p) is REAL up to 24 bits of precision, DOUBLE PRECISION above
+        name = "REAL" if arguments and arguments[0] <= 24 else "DOUBLE PRECISION"
+        arguments = ()
+    return _PgType(_TYPE_SYNONYMS.get(name, name), arguments, dimensions, collation or None)
+
+
+def _numeric_holds(new: _PgType, precision: int, scale: int) -> bool:
+    """Whether NUMERIC ``new`` holds every value of a NUMERIC(precision, scale) exactly."""
+    if not new.arguments:  # unconstrained
         return True
-    if isinstance(old, String) and type(new) is type(old) and not isinstance(old, Text):
-        return new.length is None or (old.length is not None and new.length >= old.length)
-    before, after = _integer_width(old), _integer_width(new)
-    return before is not None and after is not None and after >= before
+    new_precision, new_scale = (*new.arguments, 0)[:2]
+    return new_scale >= scale and new_precision - new_scale >= precision - scale
+
+
+def _scalar_widens(old: _PgType, new: _PgType) -> bool:
+    if old.name in _STRINGS and new.name in _STRINGS:
+        old_length = old.arguments[0] if old.name == "VARCHAR" and old.arguments else None
+        new_length = new.arguments[0] if new.name == "VARCHAR" and new.arguments else None
+        return new_length is None or (old_length is not None and new_length >= old_length)
+    if old.name == "CHAR" and new.name == "CHAR":  # CHAR alone is CHAR(1)
+        # (CHAR to VARCHAR or TEXT is not here: PostgreSQL strips the trailing blanks.)
+        return (*new.arguments, 1)[0] >= (*old.arguments, 1)[0]
+    if old.name in _INTEGERS:
+        digits, bits = _INTEGERS[old.name]
+        if new.name in _INTEGERS:
+            return _INTEGERS[new.name][1] >= bits
+        if new.name in _FLOAT_BITS:
+            return _FLOAT_BITS[new.name] >= bits
+        return new.name == "NUMERIC" and _numeric_holds(new, digits, 0)
+    if old.name in _FLOAT_BITS:  # (to NUMERIC, PostgreSQL rounds to 15 digits)
+        return new.name in _FLOAT_BITS and _FLOAT_BITS[new.name] >= _FLOAT_BITS[old.name]
+    if old.name == "NUMERIC" and new.name == "NUMERIC":
+        if not old.arguments:
+            return not new.arguments
+        return _numeric_holds(new, *(*old.arguments, 0)[:2])
+    if old.name in _TIMES and new.name == old.name:  # the time zone kept, a finer precision
+        default = _DEFAULT_TIME_PRECISION
+        return (*new.arguments, default)[0] >= (*old.arguments, default)[0]
+    return False
+
+
+def widens(old: Any, new: Any) -> bool:
+    """True when PostgreSQL changes a column from type ``old`` to ``new`` without losing or
+    rejecting any value it holds: a longer or unbounded string (``VARCHAR(20)`` to
+    ``VARCHAR(50)`` or ``TEXT``), a wider integer, an integer to a float or ``NUMERIC`` that
+    holds it exactly, a float with more bits, a ``NUMERIC`` with as many digits either side of
+    the point or more, a finer time with the same time zone, or the same type.
+
+    Anything else (shorter, fewer digits, a string to a number, another time zone or
+    collation, a type it cannot judge such as an enum or a domain) could lose or reject
+    data, or is not known not to: it counts as narrowing.
+    """
+    before, after = _postgresql_type(old), _postgresql_type(new)
+    if before is None or after is None:
+        return False
+    if (before.dimensions, before.collation) != (after.dimensions, after.collation):
+        return False
+    return before == after or _scalar_widens(before, after)
 
 
 def _destructive(op: ops.MigrateOperation) -> str | None:
@@ -158,7 +261,7 @@ def _destructive(op: ops.MigrateOperation) -> str | None:
     if isinstance(op, ops.AlterColumnOp):
         if op.modify_name is not None:
             return f"rename column `{op.table_name}.{op.column_name}` to `{op.modify_name}`"
-        if op.modify_type is not None and not _widens(op.existing_type, op.modify_type):
+        if op.modify_type is not None and not widens(op.existing_type, op.modify_type):
             return (
                 f"change the type of column `{op.table_name}.{op.column_name}` "
                 f"from {op.existing_type} to {op.modify_type}"
@@ -485,8 +588,10 @@ def create_alembic(
         script = directives[0] if directives else None
         if script is None or script.upgrade_ops is None:
             return
-        _filter(script.upgrade_ops, allow_destructive, skipped)
+        # What PostgreSQL refuses first: the drop that pairs with a refused create (mlflow's
+        # index on no column) is a plain drop then, not a "change" by drop and re-create.
         warnings.extend(_leave_out_refused(script.upgrade_ops, refused))
+        _filter(script.upgrade_ops, allow_destructive, skipped)
         if script.upgrade_ops.is_empty():
             empty.append(True)
             directives[:] = []  # write no file
@@ -514,9 +619,12 @@ def create_alembic(
             if skipped
             else ""
         )
+        # Only refusals are in the warnings yet: the others are computed for a written file.
+        refusals = "".join(f"; {line}" for line in warnings)
+        accepted = " that PostgreSQL accepts" if warnings else ""
         raise NothingToCreateError(
-            "nothing to create: every table, column, index and key of the models is already "
-            f"created by a revision{left_out}"
+            f"nothing to create: every table, column, index and key of the models{accepted} "
+            f"is already created by a revision{left_out}{refusals}"
         )
     paths = [Path(script.path) for script in written]
     try:
@@ -543,7 +651,9 @@ def _created(
     path = Path(script.path)
     history = history_for(settings, cache_dir=cache)  # a new one: the history has a new file
     replay, models = history.replay, history.models
-    uncaptured = history.uncaptured
+    # What PostgreSQL refuses no revision can create: left out, and said so in the warnings.
+    refused = [r if isinstance(r, dict) else r.to_dict() for r in getattr(models, "refused", [])]
+    uncaptured = without_refused(history.uncaptured, refused)
     checklist = build_checklist(models, replay.head_catalog, uncaptured)
     for row in checklist:
         row["warnings"] = [w for w in warnings if w.startswith(f"column `{row['table']}.")]

@@ -10,7 +10,7 @@ and matched across databases by a key that holds no generated name.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -219,6 +219,34 @@ def subtract(
     """``differences`` without those ``explained`` has (matched by ``key``)."""
     keys = {d.key for d in explained}
     return [d for d in differences if d.key not in keys]
+
+
+# Alembic's difference for each kind of model object PostgreSQL can refuse to create
+# (Alembic compares no check constraints).
+_REFUSED_KINDS = {
+    "foreign_key": "add_fk",
+    "index": "add_index",
+    "unique_constraint": "add_constraint",
+}
+
+
+def without_refused(
+    differences: Iterable[Difference], refused: Iterable[Mapping[str, Any]]
+) -> list[Difference]:
+    """``differences`` without the models adding what PostgreSQL refuses to create (the
+    models catalog's ``refused``: an index on no column, a foreign key to columns with no
+    unique constraint). No revision can create those, so no database lacks them by fault;
+    matched by table and, when the refused object has one, name (as ``migrate create``
+    matches the operation it leaves out)."""
+    refusals = [(_REFUSED_KINDS.get(r["kind"]), r["table"], r["name"]) for r in refused]
+    return [
+        d
+        for d in differences
+        if not any(
+            kind == d.kind and table == d.table and name in (None, d.name)
+            for kind, table, name in refusals
+        )
+    ]
 
 
 def collapse(differences: Iterable[Difference]) -> list[Difference]:

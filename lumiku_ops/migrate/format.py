@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lumiku_ops.escaping import escape_control
 from lumiku_ops.migrate.apply import ApplyResult
 from lumiku_ops.migrate.create import MigrationCreated
 from lumiku_ops.migrate.guard import CheckReport
@@ -142,6 +143,12 @@ def format_schema_verification(verification: SchemaVerification) -> str:
     if verification.only_in_revisions:
         lines += ["", "Only in the revisions (created by them, not in the models; not counted):"]
         lines += [f"- {d.describe()}" for d in verification.only_in_revisions]
+    if verification.models_refused:
+        lines += [
+            "",
+            "Refused by PostgreSQL (declared by the models, no database holds it; not counted):",
+        ]
+        lines += [f"- {escape_control(r['detail'])}" for r in verification.models_refused]
     lines += ["", "PASSED" if verification.passed else "FAILED"]
     return "\n".join(lines)
 

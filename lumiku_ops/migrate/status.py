@@ -14,7 +14,13 @@ from lumiku_ops.db.reader import inspect_database, read_only_connection
 from lumiku_ops.errors import DatabaseUnreachableError, database_reason
 from lumiku_ops.history import Recorded, history_for
 from lumiku_ops.migrate.audit import AuditRecord, read_audit
-from lumiku_ops.migrate.differences import Difference, collapse, subtract, table_diffs
+from lumiku_ops.migrate.differences import (
+    Difference,
+    collapse,
+    subtract,
+    table_diffs,
+    without_refused,
+)
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 
@@ -120,6 +126,9 @@ class SchemaVerification:
     tables: list[TableCheck]
     # What the database holds and the models lack because the revisions create it.
     only_in_revisions: list[Difference] = field(default_factory=list)
+    # What the models declare and PostgreSQL refuses to create (``Refusal.to_dict()``): no
+    # database can hold it, so it is listed, never counted.
+    models_refused: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -133,6 +142,7 @@ class SchemaVerification:
             "passed": self.passed,
             "tables": [check.to_dict() for check in self.tables],
             "only_in_revisions": [d.to_dict() for d in self.only_in_revisions],
+            "models_refused": self.models_refused,
         }
 
 
@@ -146,7 +156,9 @@ def verify_schema(
     created" query, computed from the models), as Alembic's autogenerate compares them.
 
     What the database holds and the models lack is no difference when the revisions
-    create it too: it is listed as "only in the revisions".
+    create it too: it is listed as "only in the revisions". What the models declare and
+    PostgreSQL refuses to create is no difference either (no database can hold it): it is
+    listed as ``models_refused``.
 
     ``stated_columns`` are column counts a document claims (an incident write-up, say);
     where they disagree with the models, the table's ``seed_note`` says so.
@@ -154,6 +166,7 @@ def verify_schema(
     history = history_for(settings, cache_dir=cache_dir)
     replay, models = history.replay, history.models
     only_in_revisions = history.only_in_revisions
+    refused = [r if isinstance(r, dict) else r.to_dict() for r in getattr(models, "refused", [])]
     url = resolve_database_url(settings)
     state = inspect_database(url, models)
     if not state.reachable:
@@ -161,7 +174,8 @@ def verify_schema(
     with read_only_connection(url, purpose="migrate verify") as connection:
         tables = set(models) | set(replay.head_catalog)
         target = history.compare_target(connection, tables)
-    by_table = {d.table: d for d in table_diffs(collapse(subtract(target, only_in_revisions)))}
+    counted = subtract(without_refused(target, refused), only_in_revisions)
+    by_table = {d.table: d for d in table_diffs(collapse(counted))}
     checks = []
     for table in sorted(models):
         expected = len(models[table]["columns"])
@@ -187,4 +201,4 @@ def verify_schema(
             TableCheck(table, 0, len(state.catalog.get(table, {}).get("columns", [])), diff)
         )
     present = [d for d in only_in_revisions if d.table in state.catalog]
-    return SchemaVerification(mask_url(url), checks, collapse(present))
+    return SchemaVerification(mask_url(url), checks, collapse(present), refused)

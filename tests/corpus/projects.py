@@ -61,6 +61,9 @@ class RealProject:
     baseline: Callable[[Connection], None] | None = None
     # Alembic plugins the package's env.py imports: they change what `alembic check` reports.
     plugins: tuple[str, ...] = ()
+    # What the package's models declare and PostgreSQL refuses to create, as (kind, table,
+    # name) in the models catalog's terms: no revision creates it, no database holds it.
+    refused: tuple[tuple[str, str, str | None], ...] = ()
 
     @property
     def folder(self) -> Path:
@@ -120,6 +123,13 @@ CORPUS = [
         drift="ALTER TABLE experiments ADD COLUMN owner text",
         drift_table="experiments",
         baseline=_mlflow_baseline,
+        refused=(
+            # A foreign key to inputs.input_uuid, which has no unique constraint.
+            ("foreign_key", "input_tags", None),
+            # Indexes on no column (CREATE INDEX ... ON trace_tags ()).
+            ("index", "trace_request_metadata", "index_trace_request_metadata_request_id"),
+            ("index", "trace_tags", "index_trace_tags_request_id"),
+        ),
     ),
     RealProject(
         name="dstack",
@@ -303,6 +313,12 @@ def objects_of(diffs: list[Any]) -> set[tuple[str, str, str]]:
             else:
                 found.add((what, entry[1].table.name, str(entry[1].name)))
     return found
+
+
+def refused_objects(project: RealProject) -> set[tuple[str, str, str]]:
+    """``project.refused`` as ``objects_of`` names Alembic's differences."""
+    what = {"foreign_key": "fk", "index": "index", "unique_constraint": "constraint"}
+    return {(what[kind], table, str(name)) for kind, table, name in project.refused}
 
 
 def catalog_differences(url: str, reference_url: str) -> list[Any]:

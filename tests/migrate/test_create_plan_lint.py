@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 
 from lumiku_ops.errors import NothingToCreateError
 from lumiku_ops.migrate.create import create_migration
@@ -354,3 +355,100 @@ def test_a_not_null_column_without_a_server_default_is_a_warning() -> None:
     )
     (warning,) = _not_null_without_default(upgrade)
     assert warning.startswith("column `orders.note` is added NOT NULL without a server default")
+
+
+class _Money(sa.TypeDecorator[object]):
+    impl = sa.Numeric(14, 2)
+    cache_ok = True
+
+
+# (database, models): Alembic's existing_type (as reflected) and modify_type (as declared).
+WIDENING = [
+    (sa.VARCHAR(20), sa.String(50)),  # mlflow's assessments.assessment_type
+    (sa.VARCHAR(20), sa.String(50).with_variant(sa.String(10), "mysql")),
+    (sa.VARCHAR(20), sa.Text()),
+    (sa.VARCHAR(20), sa.String()),
+    (sa.TEXT(), sa.String()),
+    (sa.CHAR(2), sa.CHAR(5)),
+    (sa.VARCHAR(5, collation="C"), sa.String(9, collation="C")),
+    (sa.SMALLINT(), sa.Integer()),
+    (sa.INTEGER(), sa.BigInteger()),
+    (sa.INTEGER(), sa.Double()),
+    (sa.INTEGER(), sa.Numeric()),
+    (sa.INTEGER(), sa.Numeric(12, 2)),
+    (sa.NUMERIC(10, 2), sa.Numeric(12, 2)),
+    (sa.NUMERIC(10, 2), sa.Numeric(11, 3)),
+    (sa.NUMERIC(10, 2), sa.Numeric()),
+    (sa.NUMERIC(10, 2), _Money()),
+    (sa.REAL(), sa.Double()),
+    (sa.REAL(), sa.Float(30)),
+    (postgresql.TIMESTAMP(precision=3), sa.DateTime()),
+    (postgresql.ARRAY(sa.VARCHAR(5)), postgresql.ARRAY(sa.Text())),
+    (sa.INTEGER(), sa.Integer()),
+]
+NARROWING = [
+    (sa.VARCHAR(50), sa.String(20)),
+    (sa.TEXT(), sa.String(255)),
+    (sa.VARCHAR(20), sa.CHAR(20)),
+    (sa.CHAR(5), sa.String(10)),  # PostgreSQL strips CHAR's trailing blanks
+    (sa.VARCHAR(5, collation="C"), sa.String(9)),
+    (sa.BIGINT(), sa.Integer()),
+    (sa.INTEGER(), sa.SmallInteger()),
+    (sa.INTEGER(), sa.REAL()),  # 31 bits do not fit a 24-bit mantissa
+    (sa.BIGINT(), sa.Double()),
+    (sa.INTEGER(), sa.Numeric(8)),
+    (sa.NUMERIC(12, 2), sa.Numeric(10, 2)),
+    (sa.NUMERIC(10, 2), sa.Numeric(10, 3)),
+    (sa.NUMERIC(10, 2), sa.Numeric(12, 0)),
+    (sa.NUMERIC(), sa.Numeric(38, 10)),
+    (sa.NUMERIC(10, 2), sa.Integer()),
+    (sa.NUMERIC(16, 2), _Money()),
+    (sa.DOUBLE_PRECISION(), sa.REAL()),
+    (sa.DOUBLE_PRECISION(), sa.Numeric()),  # PostgreSQL rounds to 15 digits
+    (sa.VARCHAR(20), sa.Integer()),
+    (postgresql.TIMESTAMP(), sa.DateTime(timezone=True)),
+    (postgresql.TIMESTAMP(), postgresql.TIMESTAMP(precision=0)),
+    (sa.VARCHAR(20), sa.Enum("a", "b", name="kind")),
+    (postgresql.ENUM("a", "b", name="kind"), sa.Enum("a", name="level")),
+    (postgresql.ARRAY(sa.VARCHAR(50)), postgresql.ARRAY(sa.String(5))),
+    (postgresql.ARRAY(sa.INTEGER()), sa.Integer()),
+    (None, sa.String(5)),
+]
+
+
+@pytest.mark.parametrize(("database", "models"), WIDENING, ids=repr)
+def test_a_type_change_that_keeps_every_value_widens(database: object, models: object) -> None:
+    from lumiku_ops.migrate.create import widens
+
+    assert widens(database, models)
+
+
+@pytest.mark.parametrize(("database", "models"), NARROWING, ids=repr)
+def test_a_type_change_that_can_lose_or_reject_a_value_narrows(
+    database: object, models: object
+) -> None:
+    from lumiku_ops.migrate.create import widens
+
+    assert not widens(database, models)
+
+
+def test_a_widening_type_change_is_written_and_a_narrowing_one_left_out() -> None:
+    from alembic.operations import ops
+
+    from lumiku_ops.migrate.create import _filter
+
+    def alter(
+        column: str, database: sa.types.TypeEngine[object], models: object
+    ) -> ops.AlterColumnOp:
+        return ops.AlterColumnOp("runs", column, existing_type=database, modify_type=models)
+
+    upgrade = ops.UpgradeOps(
+        ops=[
+            alter("status", sa.VARCHAR(9), sa.String(20)),
+            alter("name", sa.VARCHAR(50), sa.String(20)),
+        ]
+    )
+    skipped: list[str] = []
+    _filter(upgrade, False, skipped)
+    assert [op.column_name for op in upgrade.ops] == ["status"]  # type: ignore[attr-defined]
+    assert skipped == ["change the type of column `runs.name` from VARCHAR(50) to VARCHAR(20)"]

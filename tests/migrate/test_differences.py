@@ -60,3 +60,20 @@ def test_two_catalogs_differ_by_objects_not_by_names() -> None:
     assert shape_differences(revision, changed, ["stock"]) == [
         "`stock`: FOREIGN KEY (a) REFERENCES products(id) ON DELETE RESTRICT missing"
     ]
+
+
+def test_what_postgresql_refuses_to_create_is_left_out_by_table_and_name() -> None:
+    from lumiku_ops.migrate.differences import without_refused
+
+    unnamed_fk = Difference("add_fk", "input_tags", None, ("input_uuid",), "inputs(input_uuid)")
+    no_column_index = Difference("add_index", "trace_tags", "ix_trace_tags", ())
+    other_index = Difference("add_index", "trace_tags", "ix_trace_tags_key", ("key",))
+    column = Difference("add_column", "input_tags", "note", ("note",))
+    refused = [
+        {"kind": "foreign_key", "table": "input_tags", "name": None},
+        {"kind": "index", "table": "trace_tags", "name": "ix_trace_tags"},
+        {"kind": "check_constraint", "table": "input_tags", "name": None},  # Alembic: none
+    ]
+    differences = [unnamed_fk, no_column_index, other_index, column]
+    assert without_refused(differences, refused) == [other_index, column]
+    assert without_refused(differences, []) == differences

@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from lumiku_ops.escaping import escape_markdown
 from tests.project.conftest import FIRST, HEAD, SCHEMA_VERDICTS, SECOND, Inventory, as_json
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -312,3 +313,54 @@ def test_uncaptured_is_exactly_what_alembic_check_reports(inventory: Inventory) 
     )
     checked = as_json(inventory.lumiku("check", *inventory.project, *shadow(inventory), "--json"))
     assert checked["uncaptured"] == ours
+
+
+def test_what_postgresql_refuses_of_the_models_is_listed_never_written_or_failed_on(
+    inventory: Inventory,
+) -> None:
+    """A foreign key to a column with no unique constraint (MLflow's ``input_tags`` has one):
+    no revision can create it, so ``create`` leaves it out and ``verify`` lists it; ``check``
+    and ``diagnose`` count it as ``alembic check`` does."""
+    anchor = "    name: Mapped[str] = mapped_column(String(200), nullable=False)\n"
+    refusing = (
+        '    name: Mapped[str] = mapped_column(String(200), ForeignKey("products.name"), '
+        "nullable=False)\n"
+    )
+    edit(inventory, "src/inventory_app/models.py", anchor, refusing)
+    url = inventory.database(at="head")
+    plain = inventory.alembic(url, "check")
+    assert plain.returncode != 0 and "add_fk" in plain.stdout + plain.stderr  # the premise
+
+    before = sorted(inventory.versions.glob("*.py"))
+    created = inventory.lumiku(
+        "migrate", "create", *inventory.project, *shadow(inventory), "--json"
+    )
+    assert created.returncode == 1, created.stdout + created.stderr
+    # A revision that would fail on every database is none; the reason is said.
+    assert created.stderr.startswith("error: nothing to create"), created.stderr
+    assert "left out: the models declare foreign key" in created.stderr
+    assert sorted(inventory.versions.glob("*.py")) == before
+
+    database = ["--database-url", url]
+    verified = inventory.lumiku(
+        "migrate", "verify", *inventory.project, *database, *shadow(inventory), "--json"
+    )
+    report = as_json(verified)
+    assert verified.returncode == 0 and report["passed"] is True, report
+    (refused,) = report["models_refused"]
+    assert (refused["kind"], refused["table"]) == ("foreign_key", "warehouses"), refused
+    assert "no unique constraint matching given keys" in refused["reason"]
+    text = inventory.lumiku("migrate", "verify", *inventory.project, *database, *shadow(inventory))
+    assert "Refused by PostgreSQL" in text.stdout and refused["detail"] in text.stdout
+
+    # diagnose shows it too (in its JSON evidence and its report), beside the finding.
+    code, diagnosis = inventory.diagnose(url)
+    assert code == 3 and diagnosis["verdict"] == "MIGRATION_NOT_CREATED", diagnosis["summary"]
+    assert diagnosis["evidence"]["migrations"]["models_refused"] == [refused]
+    report = inventory.lumiku(
+        "diagnose", *inventory.project, *database, *shadow(inventory), "--api-url",
+        inventory.api_url,
+    )  # fmt: skip
+    assert report.returncode == 3, report.stderr
+    listed = f"- {escape_markdown(refused['detail'])}\n"
+    assert "Refused by PostgreSQL" in report.stdout and listed in report.stdout, report.stdout
