@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -155,9 +156,12 @@ class PrismaHistory(History):
         built = prisma_models(self.project, self.shadow_url)
         return ModelsCatalog(built.catalog, [])
 
-    def _external(self, connection: Connection) -> tuple[list[str], list[str]]:
-        """Tables and enum types that are not models (the project's exclusions): Prisma's
-        engine must treat them as managed elsewhere, never propose dropping them."""
+    def _external(
+        self, connection: Connection, keep: Collection[str] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Tables and enum types that are not models (the project's exclusions, and with
+        ``keep`` every table outside it): Prisma's engine must treat them as managed
+        elsewhere, never propose dropping them."""
         tables = connection.execute(
             text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         ).scalars()
@@ -167,11 +171,17 @@ class PrismaHistory(History):
                 "WHERE t.typtype = 'e' AND n.nspname = 'public'"
             )
         ).scalars()
-        is_model = self.project.is_model_object
+        wanted = set(keep) if keep is not None else None
+
+        def is_model(name: str) -> bool:
+            if wanted is not None and name not in wanted:
+                return False
+            return self.project.is_model_object(name)
+
         # The engine wants them schema-qualified (P3023).
         return (
             sorted(f"public.{t}" for t in tables if not is_model(str(t))),
-            sorted(f"public.{e}" for e in enums if not is_model(str(e))),
+            sorted(f"public.{e}" for e in enums if not self.project.is_model_object(str(e))),
         )
 
     def _head_differences(self) -> list[Difference]:
@@ -209,8 +219,27 @@ class PrismaHistory(History):
     def compare_target(
         self, connection: Connection, tables: Collection[str] | None = None
     ) -> list[Difference]:
-        """The schema's tables against the database on ``connection`` (read-only)."""
-        return compare_models(connection, self.project, tables=tables)
+        """The schema's tables against the database on ``connection`` (read-only).
+
+        Prisma's engine decides whether they differ (it only reads the database); the
+        catalogs then name what differs. If the engine cannot read the database (a crash
+        on an object it cannot model), the catalogs decide alone.
+        """
+        found = compare_models(connection, self.project, tables=tables)
+        external_tables, external_enums = self._external(connection, keep=tables)
+        url = connection.engine.url.render_as_string(hide_password=False)
+        try:
+            sql = engine.url_to_schema(
+                url,
+                schema_of(self.project),
+                external_tables=external_tables,
+                external_enums=external_enums,
+            )
+        except PrismaEngineError as exc:
+            if exc.code is not None or "without an answer" not in str(exc):
+                raise
+            return found
+        return _with_engine_residue(found, sql) if sql.strip() else []
 
     def recorded(self, connection: Connection) -> Recorded:
         """``_prisma_migrations`` read by Prisma's rules (applied, failed, edited)."""
@@ -271,14 +300,18 @@ def _with_engine_residue(found: list[Difference], sql: str) -> list[Difference]:
     default, say), one more difference that quotes it, so nothing is silently dropped."""
     if found:
         return found
+    steps = [step for step in sql.split("\n\n-- ") if step.strip()]
+    if all(step.lstrip("- ").startswith("Drop") for step in steps):
+        return []  # only drops of what the schema lacks: "only in the database", not ahead
     first = next(
         (line for line in sql.splitlines() if line.strip() and not line.startswith("--")), ""
     )
+    named = re.search(r'(?:TABLE|ON) "(?P<table>[^"]+)"', first)
     return [
         *found,
         Difference(
             "modify_schema",
-            "",
+            named.group("table") if named else "",
             None,
             (),
             None,
