@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,8 +209,57 @@ class LintReport:
         }
 
 
-def destructive_statements(sql: str, *, allowed: bool) -> list[LintFinding]:
-    """Our rule: statements that lose data are errors unless explicitly allowed."""
+# One column's type change, as Alembic (``TYPE``) and Prisma (``SET DATA TYPE``) write it.
+_ALTER_TYPE = re.compile(
+    r'ALTER TABLE (?:ONLY )?(?:(?:"[^"]+"|\w+)\.)?(?P<table>"[^"]+"|\w+) ALTER COLUMN '
+    r'(?P<column>"[^"]+"|\w+) (?:SET DATA )?TYPE (?P<type>[^;]+?)(?: USING [^;]*)?;?$',
+    re.I,
+)
+
+
+def widening_judge(catalog: Mapping[str, Any], sql: str) -> Callable[[str], bool]:
+    """Whether a planned ``ALTER COLUMN ... TYPE`` statement only widens the column, judged
+    from the column's type in ``catalog`` (the database's revision) as ``migrate create``
+    judges it. A column whose type the plan changes more than once is never judged."""
+    from lumiku_ops.migrate.create import widens
+
+    changed: dict[tuple[str, str], int] = {}
+    for match in map(_ALTER_TYPE.search, re.split(r"(?<=;)\s+", " ".join(sql.split()))):
+        if match:
+            key = (match["table"].strip('"'), match["column"].strip('"'))
+            changed[key] = changed.get(key, 0) + 1
+
+    def judge(statement: str) -> bool:
+        match = _ALTER_TYPE.search(statement)
+        if match is None:
+            return False
+        table, column = match["table"].strip('"'), match["column"].strip('"')
+        if changed.get((table, column), 0) != 1:
+            return False
+        columns = (catalog.get(table) or {}).get("columns") or []
+        old = next((c.get("type") for c in columns if c.get("name") == column), None)
+        return old is not None and widens(_Ddl(old), _Ddl(match["type"]))
+
+    return judge
+
+
+class _Ddl:
+    """A type as SQL text, for ``widens`` (which compiles a type for PostgreSQL)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = " ".join(text.upper().split())
+
+    def compile(self, dialect: Any = None) -> str:
+        return self.text
+
+
+def destructive_statements(
+    sql: str, *, allowed: bool, widening: Callable[[str], bool] | None = None
+) -> list[LintFinding]:
+    """Our rule: statements that lose data are errors unless explicitly allowed.
+
+    ``widening`` says whether a type change only widens its column (then it is no finding).
+    """
     findings = []
     for pattern, label in DESTRUCTIVE:
         for match in pattern.finditer(sql):
@@ -217,6 +267,8 @@ def destructive_statements(sql: str, *, allowed: bool) -> list[LintFinding]:
             start = sql.rfind(";", 0, match.start()) + 1
             end = sql.find(";", match.end() - 1)
             statement = " ".join(sql[start : end if end >= 0 else None].split())
+            if label.startswith("type change") and widening and widening(statement + ";"):
+                continue
             findings.append(
                 LintFinding(
                     "lumiku-ops",
@@ -296,7 +348,12 @@ def lint_migrations(
     plan = plan_migrations(settings, target=target, from_revision=from_revision)
     report = LintReport(plan=plan, allow_destructive=allow_destructive)
     if plan.sql:
+        from lumiku_ops.history import history_for
+
+        replay = history_for(settings).replay
+        current = plan.current if plan.current in replay.catalogs else None
+        judge = widening_judge(replay.at(current), plan.sql)
         report.findings = squawk_findings(plan.sql) + destructive_statements(
-            plan.sql, allowed=allow_destructive
+            plan.sql, allowed=allow_destructive, widening=judge
         )
     return report
