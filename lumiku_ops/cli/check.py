@@ -41,8 +41,8 @@ def check(
 ) -> int:
     """Fail if models lack a migration, heads fork, files are untracked, or a DB lags.
 
-    On a Prisma project (kind = "prisma"), also when a migration was edited after it was
-    applied or failed on the database (MIGRATION_FAILED).
+    Given a database, a Prisma project (kind = "prisma") also fails when a migration was
+    edited after it was applied there, or failed there (MIGRATION_FAILED).
     """
     settings = load_settings(
         project_dir=project_dir,
