@@ -52,14 +52,16 @@ migrations_option = click.option(
     "migrations_dir",
     metavar="DIR",
     type=click.Path(file_okay=False, path_type=str),
-    help="Alembic folder (default: the project's alembic.ini script_location).",
+    help="Migrations folder (default: the project's: alembic.ini's script_location, or a "
+    "Prisma project's prisma_migrations).",
 )
 project_option = click.option(
     "--project",
     "project_dir",
     metavar="DIR",
     type=click.Path(file_okay=False, path_type=str),
-    help="Folder whose pyproject.toml has [tool.lumiku-ops] (default: $LUMIKU_PROJECT, else .).",
+    help="Project folder: pyproject.toml with [tool.lumiku-ops], or lumiku-ops.toml "
+    "(a Prisma project with no Python) (default: $LUMIKU_PROJECT, else .).",
 )
 shadow_url_option = click.option(
     "--shadow-url",

@@ -28,7 +28,7 @@ format_check = lazy("lumiku_ops.migrate.format", "format_check")
 @click.option(
     "--strict",
     is_flag=True,
-    help="Also fail on objects the revisions create and the models lack.",
+    help="Also fail on objects the migrations create and the models lack.",
 )
 @json_option
 def check(
@@ -39,7 +39,11 @@ def check(
     strict: bool,
     as_json: bool,
 ) -> int:
-    """Fail if models lack a revision, heads fork, files are untracked, or a DB lags."""
+    """Fail if models lack a migration, heads fork, files are untracked, or a DB lags.
+
+    Given a database, a Prisma project (kind = "prisma") also fails when a migration was
+    edited after it was applied there, or failed there (MIGRATION_FAILED).
+    """
     settings = load_settings(
         project_dir=project_dir,
         migrations_dir=migrations_dir,

@@ -100,8 +100,18 @@ def token(
     help="Where the timestamped report folder goes.",
 )
 @click.option("--no-smoke-test", is_flag=True, help="Skip the real background removal in 04.")
+@click.option(
+    "--stack",
+    type=click.Choice(["alembic", "prisma"]),
+    default="alembic",
+    show_default=True,
+    help="alembic: the reference's own history. prisma: the seeds' stack, "
+    "examples/prisma_seeds (needs Node.js 20+; installs Prisma's schema engine once).",
+)
 @json_option
-def demo(port: int | None, reports_root: Path, no_smoke_test: bool, as_json: bool) -> int:
+def demo(
+    port: int | None, reports_root: Path, no_smoke_test: bool, stack: str, as_json: bool
+) -> int:
     """Replay the incident and fix it with the four runbooks, on an embedded database."""
     say = (lambda _: None) if as_json else (lambda line: click.echo(line, err=True))
     settings = _reference()
@@ -110,6 +120,7 @@ def demo(port: int | None, reports_root: Path, no_smoke_test: bool, as_json: boo
 
     result = run_demo(
         settings,
+        stack=stack,
         reports_root=reports_root,
         port=port,
         smoke_test=not no_smoke_test,

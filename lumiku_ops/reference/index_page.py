@@ -52,9 +52,24 @@ def render_index(result: DemoResult) -> str:
         for name, seconds in result.timings.items()
     )
     equivalence = (
-        "schema-equivalent to the committed revision 0002"
+        f"schema-equivalent to {e(result.compared_with)}"
         if result.equivalent_to_committed
-        else "NOT equivalent to the committed 0002: " + e("; ".join(result.differences) or "n/a")
+        else f"NOT equivalent to {e(result.compared_with)}: "
+        + e("; ".join(result.differences) or "n/a")
+    )
+    prisma = result.stack == "prisma"
+    subtitle = (
+        "Background Remover API on Prisma: four models in <code>schema.prisma</code>, no "
+        "migration creating them."
+        if prisma
+        else "Background Remover API, four tables in the models, no revision creating them."
+    )
+    created = "Migration created" if prisma else "Revision created"
+    scratch = (
+        "scratch project: <code>project/</code> (the created migration in "
+        "<code>prisma/migrations/</code>, the seeds' expected SQL in <code>expected/</code>)"
+        if prisma
+        else "scratch migrations: <code>migrations/</code>"
     )
     error = f"<p class='badge bad'>{e(result.error)}</p>" if result.error else ""
     incident = (
@@ -70,13 +85,13 @@ def render_index(result: DemoResult) -> str:
 <title>Incident replay: migration never created</title>
 <style>{STYLE}</style></head><body>
 <h1>Incident replay: the migration that was never created</h1>
-<p class="sub">Background Remover API, four tables in the models, no revision creating them.</p>
+<p class="sub">{subtitle}</p>
 <p><span class="badge {"ok" if passed else "bad"}">{banner}</span></p>
 {incident}
 {error}
 <h2>Verdict</h2>
 <p><span class="badge info">{e(result.verdict or "none")}</span>
-   Revision created: <code>{e(result.revision_created or "none")}</code>: {equivalence}.</p>
+   {created}: <code>{e(result.revision_created or "none")}</code>: {equivalence}.</p>
 <h2>Endpoints before and after</h2>
 <table><tr><th>endpoint</th><th>before</th><th>after</th></tr>{rows}</table>
 <h2>Runbooks</h2>
@@ -84,7 +99,7 @@ def render_index(result: DemoResult) -> str:
 <h2>Timings</h2>
 <table><tr><th>step</th><th>wall time</th></tr>{timings}</table>
 <p class="sub">Service log: <a href="service.log">service.log</a> ·
-   scratch migrations: <code>migrations/</code></p>
+   {scratch}</p>
 </body></html>
 """
 
@@ -96,10 +111,15 @@ def write_index(result: DemoResult) -> None:
 
 def format_demo(result: DemoResult) -> str:
     """The terminal summary: verdict, revision, the three endpoints, where the reports are."""
+    created = "migration created:" if result.stack == "prisma" else "revision created:"
     lines = [
         f"verdict found:       {result.verdict}",
-        f"revision created:    {result.revision_created}"
-        + (" (schema-equivalent to the committed 0002)" if result.equivalent_to_committed else ""),
+        f"{created:<21}{result.revision_created}"
+        + (
+            f" (schema-equivalent to {result.compared_with})"
+            if result.equivalent_to_committed
+            else ""
+        ),
     ]
     lines += [
         f"{path:<40} {result.before.get(path)} -> {result.after.get(path)}"

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lumiku_ops.durations import parse_duration
-from lumiku_ops.verify.endpoints import Check, Exchange, Verification, load_checks, probe
 from lumiku_ops.errors import ConfigError
 from lumiku_ops.escaping import code_block, code_span, escape_markdown
 from lumiku_ops.migrate.apply import ApplyResult, apply_migrations
 from lumiku_ops.migrate.confirm import runbook_dry_run
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, load_settings
+from lumiku_ops.verify.endpoints import Check, Exchange, Verification, load_checks, probe
 
 if TYPE_CHECKING:
     from lumiku_ops.diagnose.diagnosis import Diagnosis
+    from lumiku_ops.migrate.create import MigrationCreated
 
 RECORD_MIMETYPE = "application/vnd.lumiku-ops.record+json"
 
@@ -85,6 +86,26 @@ def show(markdown: str) -> None:
 def show_code(source: str, language: str = "python") -> None:
     """Display source code with syntax highlighting."""
     show(code_block(source, language))
+
+
+def migration_source(created: MigrationCreated) -> tuple[str, str]:
+    """The created migration's file as it will be committed, and the language to show it in:
+    an Alembic revision's Python, or a Prisma migration's ``migration.sql``."""
+    return created.python_source, "sql" if created.path.suffix == ".sql" else "python"
+
+
+def show_migration_sql(created: MigrationCreated) -> None:
+    """The SQL the created migration runs: an Alembic revision's offline SQL; for a file that
+    is its own SQL (Prisma's ``migration.sql``, shown just above), what runs it instead of a
+    second copy."""
+    if created.path.suffix == ".sql":
+        show(
+            f"The file above is the SQL: {code_span(created.path.name)} runs as it is, as one "
+            "batch in one transaction, and `migrate apply` records it in `_prisma_migrations` "
+            "as `prisma migrate deploy` does."
+        )
+        return
+    show_code(created.sql, "sql")
 
 
 def show_png(png: bytes | None) -> None:
@@ -163,7 +184,7 @@ def readiness(settings: Settings) -> Exchange | None:
 def format_readiness(exchange: Exchange | None) -> str:
     """The readiness answer as Markdown."""
     if exchange is None:
-        return "No `ready_path` in `[tool.lumiku-ops]`: readiness not checked."
+        return "The project sets no `ready_path`: readiness not checked (step skipped)."
     status = exchange.status if exchange.status is not None else exchange.error_category
     return (
         f"{code_span(f'GET {exchange.request_target}')} → **{escape_markdown(status)}**\n\n"

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lumiku_ops.errors import CheckFailedError, ConfigError
-from lumiku_ops.project import Project
+from lumiku_ops.project import STANDALONE, Project
 from lumiku_ops.redaction import redact
 from lumiku_ops.settings import Settings
 from lumiku_ops.verify.probe import DEFAULT_TIMEOUT_S, Exchange, probe
@@ -325,6 +325,7 @@ def _token(settings: Settings, token_env: str) -> str | None:
 
 def _project_or_none(settings: Settings) -> Project | None:
     # verify works without a project (given --checks); without either, say what to add.
-    if not (settings.project_dir / "pyproject.toml").is_file():
+    # A project is described in pyproject.toml, or (no Python) in lumiku-ops.toml.
+    if not any((settings.project_dir / name).is_file() for name in ("pyproject.toml", STANDALONE)):
         return None
     return settings.project

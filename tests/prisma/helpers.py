@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine, pool
 from lumiku_ops.prisma.migrations import PrismaMigration, apply_migration, list_migrations
 
 TESTS = Path(__file__).resolve().parent.parent
-PROJECT = TESTS / "projects" / "prisma_seeds"
+PROJECT = TESTS.parent / "examples" / "prisma_seeds"
 MIGRATIONS = PROJECT / "prisma" / "migrations"
 SEED_SQL = TESTS / "fixtures" / "seed_expected_migration.sql"
 BEYOND_SEED_SQL = TESTS / "fixtures" / "indexes_beyond_seed.sql"

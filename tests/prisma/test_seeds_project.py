@@ -1,4 +1,4 @@
-"""The seeds' incident in the seeds' own stack: ``tests/projects/prisma_seeds``.
+"""The seeds' incident in the seeds' own stack: ``examples/prisma_seeds``.
 
 A Prisma project whose ``schema.prisma`` holds the platform's models and the Background
 Remover's four, and whose ``prisma/migrations`` (named like the seeds' list) creates only the
