@@ -46,9 +46,9 @@ if str(REPO_ROOT) not in sys.path:  # run as a script: make the project importab
 
 from bench_db import bench_database  # noqa: E402
 
+from lumiku_ops import history  # noqa: E402
 from lumiku_ops.diagnose.diagnosis import diagnose  # noqa: E402
 from lumiku_ops.errors import LumikuOpsError  # noqa: E402
-from lumiku_ops import history  # noqa: E402
 from lumiku_ops.migrate import comparison, shadow  # noqa: E402
 from lumiku_ops.settings import load_settings  # noqa: E402
 from tests.corpus.projects import (  # noqa: E402

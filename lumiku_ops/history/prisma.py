@@ -281,7 +281,8 @@ class PrismaHistory(History):
         raise MigrationError(
             "Prisma migrations have no down migration, so there is nothing to roll back to; "
             "nothing was changed. To undo one, revert schema.prisma and run `lumiku-ops "
-            "migrate create` (a new migration that undoes it), then `migrate apply`"
+            "migrate create --allow-destructive` (a new migration that undoes it, drops "
+            "included: review it), then `migrate apply`"
         )
 
     @property

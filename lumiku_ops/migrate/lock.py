@@ -13,17 +13,18 @@ from lumiku_ops.errors import MigrationLockedError
 LOCK_KEY = 0x6C756D696B75  # "lumiku": one key per database, shared by every lumiku-ops
 
 
-def acquire_migration_lock(connection: Connection, *, wait: bool) -> None:
+def acquire_migration_lock(connection: Connection, *, wait: bool, key: int = LOCK_KEY) -> None:
     """Take the session-level advisory lock, or fail naming who holds it.
+
+    ``key`` is another tool's lock to take as well (Prisma's, which ``prisma migrate
+    deploy`` holds while it runs).
 
     Raises:
         MigrationLockedError: another session holds it and ``wait`` is false.
     """
     if wait:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
-    elif not connection.execute(
-        text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
-    ).scalar():
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+    elif not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
         holder = connection.execute(
             text(
                 "SELECT a.pid, a.application_name, a.usename,"
@@ -32,7 +33,7 @@ def acquire_migration_lock(connection: Connection, *, wait: bool) -> None:
                 " WHERE l.locktype = 'advisory' AND l.granted"
                 " AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"
             ),
-            {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFFFFFF},
+            {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
         ).first()
         who = (
             f"pid {holder[0]}, '{holder[1]}' as {holder[2]}, connected since {holder[3]} UTC"
@@ -47,7 +48,7 @@ def acquire_migration_lock(connection: Connection, *, wait: bool) -> None:
     connection.commit()
 
 
-def release_migration_lock(connection: Connection) -> None:
+def release_migration_lock(connection: Connection, key: int = LOCK_KEY) -> None:
     """Give the lock back (a no-op when this session does not hold it).
 
     An open transaction is rolled back first: the commit that ends the unlock must never
@@ -57,5 +58,5 @@ def release_migration_lock(connection: Connection) -> None:
         return  # the session is gone, and its lock with it
     if connection.in_transaction():
         connection.rollback()
-    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
     connection.commit()

@@ -32,7 +32,13 @@ from lumiku_ops.migrate.apply import ApplyResult
 from lumiku_ops.migrate.confirm import require_confirmation
 from lumiku_ops.migrate.lock import acquire_migration_lock, release_migration_lock
 from lumiku_ops.migrate.transactions import audit, describe_changes, explain, roll_back
-from lumiku_ops.prisma.migrations import PrismaMigration, apply_migration, record_failure, state
+from lumiku_ops.prisma.migrations import (
+    PRISMA_ADVISORY_LOCK_KEY,
+    PrismaMigration,
+    apply_migration,
+    record_failure,
+    state,
+)
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 
@@ -77,6 +83,12 @@ def deploy(
     with connection:
         acquire_migration_lock(connection, wait=wait)
         try:
+            # Prisma's own lock too: a `prisma migrate deploy` running now is kept out.
+            acquire_migration_lock(connection, wait=wait, key=PRISMA_ADVISORY_LOCK_KEY)
+        except BaseException:
+            release_migration_lock(connection)
+            raise
+        try:
             connection.execute(text(f"SET lock_timeout = '{postgres_interval(lock_timeout_s)}'"))
             connection.commit()
             with connection.begin():
@@ -106,6 +118,7 @@ def deploy(
             return result
         finally:
             roll_back(connection)
+            release_migration_lock(connection, PRISMA_ADVISORY_LOCK_KEY)
             release_migration_lock(connection)
 
 
