@@ -14,10 +14,13 @@ OK, FAIL = "✓", "✗"
 
 def format_created(created: MigrationCreated) -> str:
     """The new revision, its checklist, and the git commands to commit it."""
+    # A Prisma migration is a folder holding migration.sql; Prisma teams say "migration".
+    noun = "migration" if created.path.name == "migration.sql" else "revision"
     lines = [
-        f"## Created revision {created.revision}: {created.message}",
+        f"## Created {noun} {created.revision}: {created.message}",
         "",
-        f"File: `{created.path}` (revises {created.down_revision or 'base'})",
+        f"File: `{created.path}` ({'after' if noun == 'migration' else 'revises'} "
+        f"{created.down_revision or 'base'})",
         "",
         "| table | exists | columns | indexes | keys |",
         "|---|---|---|---|---|",
