@@ -254,7 +254,7 @@ table { border-collapse: collapse; margin: .5rem 0 1.5rem; width: 100%; }
 th, td { border-bottom: 1px solid #ddd; padding: .35rem .6rem; text-align: left;
          overflow-wrap: anywhere; }
 th { background: #f5f5f5; overflow-wrap: normal; white-space: nowrap; }
-code { background: #f3f3f3; padding: 0 .25rem; }
+code { background: #f3f3f3; padding: 0 .25rem; overflow-wrap: anywhere; }
 pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; }
 """
 
