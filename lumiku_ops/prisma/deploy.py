@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from lumiku_ops.prisma.migrations import PrismaMigration, apply_migration, record_failure, state
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -33,7 +32,8 @@ from lumiku_ops.migrate.apply import ApplyResult
 from lumiku_ops.migrate.confirm import require_confirmation
 from lumiku_ops.migrate.lock import acquire_migration_lock, release_migration_lock
 from lumiku_ops.migrate.transactions import audit, describe_changes, explain, roll_back
-from lumiku_ops.redaction import mask_url
+from lumiku_ops.prisma.migrations import PrismaMigration, apply_migration, record_failure, state
+from lumiku_ops.redaction import mask_url, url_secrets
 from lumiku_ops.settings import Settings
 
 
@@ -142,7 +142,7 @@ def _run(
         )
         before = read_model_tables(connection, is_model=is_model)
         for migration in pending:
-            apply_migration(connection, migration, secrets=[url])
+            apply_migration(connection, migration, secrets=url_secrets(url))
         result.changes = describe_changes(before, read_model_tables(connection, is_model=is_model))
         result.to_revision = pending[-1].name
     except PrismaMigrationFailedError as failure:
