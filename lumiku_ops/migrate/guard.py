@@ -57,6 +57,10 @@ class CheckReport:
         }
 
 
+# Who decides what the models hold that no revision creates.
+_COMPARER = {"alembic": "Alembic's comparison", "prisma": "Prisma's schema engine"}
+
+
 def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30
@@ -141,7 +145,8 @@ def check_project(
             f"no revision creates {describe(collapse(report.uncaptured))}"
             " (create it: lumiku-ops migrate create)"
             if report.uncaptured
-            else "Alembic's comparison finds nothing in the models that no revision creates",
+            else f"{_COMPARER.get(history.kind, 'the comparison')} finds nothing in the models "
+            "that no revision creates",
         )
     )
     if report.only_in_revisions:
@@ -156,12 +161,18 @@ def check_project(
     report.items.append(check_tracked([info.path for info in history.revisions()]))
     if check_database:
         status = migration_status(settings)
-        report.items.append(
-            CheckItem(
-                "database up to date",
-                status.up_to_date,
-                f"{status.database} is at {status.current or 'no revision'}"
-                + (f"; pending: {', '.join(status.pending)}" if status.pending else ""),
+        detail = f"{status.database} is at {status.current or 'no revision'}"
+        if status.pending:
+            detail += f"; pending: {', '.join(status.pending)}"
+        if status.failed:
+            detail += (
+                f"; failed, blocking every later migration: {', '.join(status.failed)} "
+                "(fix it, then npx prisma migrate resolve --rolled-back NAME)"
             )
-        )
+        if status.edited:
+            detail += (
+                f"; edited since applied: {', '.join(status.edited)} (restore the file as "
+                "it was applied; put the change in a new migration)"
+            )
+        report.items.append(CheckItem("database up to date", status.up_to_date, detail))
     return report
