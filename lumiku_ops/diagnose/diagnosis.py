@@ -298,6 +298,8 @@ def diagnose(
             residual=schema.residual if schema else (),
             kind=history.kind,
             failed=recorded.failed if recorded else (),
+            recorded_revision=db.recorded_revision,
+            order=replay.order,
         ),
         findings=findings,
         summary=_summary(verdict, sorted(affected), schema),
