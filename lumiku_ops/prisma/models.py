@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lumiku_ops.prisma.schema import SchemaFile, read_schema
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import DBAPIError
 
@@ -20,6 +19,7 @@ from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.scratch import shadow_database
 from lumiku_ops.errors import ShadowReplayError, database_reason
 from lumiku_ops.prisma import engine
+from lumiku_ops.prisma.schema import SchemaFile, read_schema
 
 if TYPE_CHECKING:
     from lumiku_ops.project import Project
