@@ -67,7 +67,7 @@ def format_plan(plan: MigrationPlan) -> str:
 
 def _transactions_line(plan: MigrationPlan) -> str:
     if not plan.outside_transaction:
-        return "-- One transaction, including the alembic_version update."
+        return f"-- One transaction, including the {plan.version_table} update."
     outside = ", ".join(plan.outside_transaction)
     return (
         f"-- {plan.transactions} transactions, each committed in turn; the autocommit_block() "
