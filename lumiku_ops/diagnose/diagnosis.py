@@ -143,10 +143,21 @@ def _migrations_evidence(
         "only_in_revisions": [d.to_dict() for d in head if not d.models_ahead],
         "failed": [],
         "edited": [],
+        "unknown": [],
     }
 
 
-def _summary(verdict: str, affected: list[str], schema: SchemaFinding | None) -> str:
+def _summary(
+    verdict: str,
+    affected: list[str],
+    schema: SchemaFinding | None,
+    recorded: Recorded | None = None,
+) -> str:
+    if verdict == REVISION_MISMATCH and recorded is not None and recorded.unknown:
+        return (
+            "The database records migrations the migrations folder does not have: "
+            f"{', '.join(recorded.unknown)}; nothing can be applied until that is resolved."
+        )
     tables = ", ".join(affected) if affected else "none"
     matching = schema.matching if schema else None
     objects = describe(schema.objects) if schema and schema.objects else tables
@@ -264,8 +275,13 @@ def diagnose(
     migrations = _migrations_evidence(history, replay, models, db, head)
     if recorded is not None:
         migrations["failed"], migrations["edited"] = recorded.failed, recorded.edited
+        migrations["unknown"] = recorded.unknown
         if recorded.failed:
             findings.insert(0, MIGRATION_FAILED)
+        if recorded.unknown and REVISION_MISMATCH not in findings:
+            # Prisma: rows for migrations the folder lacks. Every apply refuses until they
+            # are resolved, whatever the tables look like.
+            findings.insert(0, REVISION_MISMATCH)
     log = _read_log(log_files, max_bytes, since_s)
     if log is not None:
         events, log.lines_read = read_log_events(
@@ -308,9 +324,10 @@ def diagnose(
             failed=recorded.failed if recorded else (),
             recorded_revision=db.recorded_revision,
             order=replay.order,
+            unknown=recorded.unknown if recorded else (),
         ),
         findings=findings,
-        summary=_summary(verdict, sorted(affected), schema),
+        summary=_summary(verdict, sorted(affected), schema, recorded),
         http=exchanges,
         database=db,
         table_diffs=diagnosis_tables,
@@ -365,6 +382,7 @@ def _failed_before_replay(
             "pending": recorded.pending,
             "failed": recorded.failed,
             "edited": recorded.edited,
+            "unknown": recorded.unknown,
         },
         duration_ms=(time.perf_counter() - started) * 1000,
     )

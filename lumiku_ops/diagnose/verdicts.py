@@ -116,6 +116,7 @@ def remedy_for(
     failed: Sequence[str] = (),
     recorded_revision: str | None = None,
     order: Sequence[str] = (),
+    unknown: Sequence[str] = (),
 ) -> Remedy:
     """The remedy for ``verdict``; commands read DATABASE_URL and LUMIKU_TOKEN from the env.
 
@@ -123,7 +124,8 @@ def remedy_for(
     ``residual`` what still differs from ``matching_revision`` (a near match); ``kind``
     the migration tool (``alembic``, ``prisma``); ``failed`` Prisma's failed migrations;
     ``recorded_revision`` and ``order`` (the revisions, oldest first) say which way a
-    Prisma database's records are wrong.
+    Prisma database's records are wrong; ``unknown`` are the migrations it records and the
+    folder lacks.
     """
     m = migrations_flag
     if verdict == MIGRATION_FAILED:
@@ -147,6 +149,17 @@ def remedy_for(
             "03_apply_migration",
             f"lumiku-ops migrate apply --confirm{m}",
             "The revision exists but this database is behind: review `migrate plan`, then apply.",
+        )
+    if verdict == REVISION_MISMATCH and kind == "prisma" and unknown:
+        names = ", ".join(f"'{name}'" for name in unknown)
+        return Remedy(
+            "03_apply_migration",
+            f'psql "$DATABASE_URL" -c "DELETE FROM _prisma_migrations WHERE migration_name IN '
+            f'({names})" && lumiku-ops migrate apply --confirm{m}',
+            f"The database records {', '.join(unknown)}, which the migrations folder does not "
+            "have: bring the folder back (the branch or commit that has it) and point "
+            "--project at it; only if that migration was abandoned and its changes undone, "
+            "delete its rows (this command; psql takes the URL without ?schema=) and apply.",
         )
     if verdict == REVISION_MISMATCH:
         target = matching_revision or "<revision matching the schema>"
