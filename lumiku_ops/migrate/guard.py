@@ -8,6 +8,7 @@ and never reached production), and, given a database, when that database is behi
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,12 +97,16 @@ def check_tracked(paths: list[Path]) -> CheckItem:
         return CheckItem(name, True, "git is not installed", True)
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         return CheckItem(name, True, f"{folder} is not in a git work tree", True)
+    # Named from the folder they share: "0002_x.py" in Alembic's versions/, and in Prisma's
+    # migrations/ "NAME/migration.sql" (every file there is called migration.sql).
+    root = Path(os.path.commonpath([path.parent for path in paths]))
     problems = []
     for path in paths:
+        shown = path.relative_to(root).as_posix()
         if _git(folder, "check-ignore", "-q", str(path)).returncode == 0:
-            problems.append(f"{path.name} is git-ignored")
+            problems.append(f"{shown} is git-ignored")
         elif _git(folder, "ls-files", "--error-unmatch", str(path)).returncode != 0:
-            problems.append(f"{path.name} is not tracked (git add it)")
+            problems.append(f"{shown} is not tracked (git add it)")
     return CheckItem(
         name,
         not problems,
