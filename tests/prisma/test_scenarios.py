@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +198,36 @@ def test_check_fails_with_exit_3_naming_the_four_tables(
     for table in BACKGROUND_REMOVER_TABLES:
         assert table in failed[0]["detail"]
     assert sorted({d["table"] for d in report["uncaptured"]}) == sorted(BACKGROUND_REMOVER_TABLES)
+
+
+def _git(folder: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_check_names_the_migration_folder_git_does_not_track(
+    created: Created, shadow_url: str, tmp_path: Path
+) -> None:
+    """The seeds' root cause: the migration existed on a laptop and never reached git. Guards
+    check_tracked on a Prisma history, where every file is called migration.sql: the
+    finding must name the migration's folder, or it names nothing."""
+    project = copy_project(tmp_path / "project", created.project)
+    name = created.result.revision
+    _git(project, "init", "-q")
+    _git(project, "add", ".")
+    _git(project, "rm", "-q", "--cached", f"prisma/migrations/{name}/migration.sql")
+    _git(project, "commit", "-q", "-m", "the history without the new migration")
+    report = check_project(settings_for(project, None, shadow_url))
+    items = {item.name: item for item in report.items}
+    tracked = items["revision files tracked by git"]
+    assert not tracked.passed and not tracked.skipped
+    assert tracked.detail == f"{name}/migration.sql is not tracked (git add it)"
+    assert items["models captured by revisions"].passed
 
 
 # --- 2. create, apply, verify, check -------------------------------------------------------------
