@@ -48,6 +48,7 @@ from tests.prisma.helpers import (
     PROJECT,
     SEED_MIGRATION_NAMES,
     SEED_SQL,
+    apply_each,
     apply_history,
     connection_to,
 )
@@ -74,7 +75,7 @@ def shadow_url(pg_server: PostgresServer) -> str:
 
 def copy_project(folder: Path, source: Path = PROJECT) -> Path:
     """A copy of ``source`` (the seeds' project) at ``folder``, for a test to change."""
-    return Path(shutil.copytree(source, folder))
+    return Path(shutil.copytree(source, folder, ignore=shutil.ignore_patterns(".lumiku")))
 
 
 @pytest.fixture(scope="module")
@@ -538,36 +539,40 @@ def test_a_table_dropped_by_hand_after_the_migration_is_partial(
     assert found.affected_tables == ["BackgroundRemoverSubscriptionUsage"]
 
 
-def test_the_seeds_sql_run_by_hand_without_a_row_is_a_mismatch_resolved_as_applied(
+def test_sql_run_by_hand_without_rows_is_a_mismatch_resolved_as_applied_one_by_one(
     created: Created, fresh_db: str, shadow_url: str
 ) -> None:
-    """The seeds' "Option B" in Prisma: the tables exist, ``_prisma_migrations`` has no row for
-    the migration that creates them. Guards remedy_for's Prisma branch: Alembic's ``alembic
-    stamp`` means nothing here; Prisma records a migration as applied with ``migrate resolve
-    --applied`` (and ``migrate apply`` would then fail on CREATE TABLE of existing tables)."""
-    apply_history(fresh_db)
+    """The seeds' "Option B" in Prisma: the last committed migration and the seeds' SQL were
+    run by hand, ``_prisma_migrations`` stops two migrations earlier. Guards remedy_for's
+    Prisma branch: Alembic's ``alembic stamp`` means nothing here, and Prisma's ``migrate
+    resolve --applied`` records ONE migration per call (a remedy naming only the matching
+    one leaves the other pending, and ``migrate apply`` then fails on what already exists)."""
+    migrations = list_migrations(created.migrations)
+    apply_each(fresh_db, migrations[:-2])
     with connect(fresh_db) as connection:
+        connection.exec_driver_sql(migrations[-2].sql)
         connection.exec_driver_sql(SEED_SQL.read_text())
     settings = settings_for(created.project, fresh_db, shadow_url)
     found = diagnose(settings, endpoints=NO_ENDPOINTS)
     assert found.verdict == REVISION_MISMATCH, found.summary
-    name = created.result.revision
+    assert migrations[-1].name == created.result.revision
     assert found.remedy.command == (
-        f"npx prisma migrate resolve --applied {name}"
+        f"npx prisma migrate resolve --applied {migrations[-2].name}"
+        f" && npx prisma migrate resolve --applied {migrations[-1].name}"
         f" && lumiku-ops migrate apply --confirm --project {created.project}"
     )
     assert "alembic" not in found.remedy.command + found.remedy.explanation
-    # What `prisma migrate resolve --applied NAME` writes; then nothing is left to apply.
-    [migration] = [m for m in list_migrations(created.migrations) if m.name == name]
+    # What each `prisma migrate resolve --applied NAME` writes; then nothing is left to apply.
     with connect(fresh_db) as connection:
-        connection.execute(
-            text(
-                "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name,"
-                " started_at, applied_steps_count) VALUES (gen_random_uuid()::text, :checksum,"
-                " now(), :name, now(), 0)"
-            ),
-            {"checksum": migration.checksum, "name": name},
-        )
+        for migration in migrations[-2:]:
+            connection.execute(
+                text(
+                    "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name,"
+                    " started_at, applied_steps_count) VALUES (gen_random_uuid()::text,"
+                    " :checksum, now(), :name, now(), 0)"
+                ),
+                {"checksum": migration.checksum, "name": migration.name},
+            )
     assert apply_migrations(settings, confirm=True).outcome == "noop"
     assert migration_status(settings).up_to_date
 
