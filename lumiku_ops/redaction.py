@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 # Bearer tokens and JWT-shaped strings are masked even when nobody told us the secret.
@@ -66,6 +67,23 @@ def mask_url(url: str) -> str:
     :func:`redact` without known secrets: one set of rules for every output.
     """
     return redact(url)
+
+
+def url_secrets(*urls: str | None) -> list[str | None]:
+    """Each URL and its password (as written and decoded): what ``redact`` must mask when a
+    text may quote the password alone (a database error echoing a migration's literal)."""
+    secrets: list[str | None] = []
+    for url in urls:
+        if not url:
+            continue
+        secrets.append(url)
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            secrets += [password, unquote(password)]
+    return secrets
 
 
 def _keyword(found: re.Match[str]) -> str:

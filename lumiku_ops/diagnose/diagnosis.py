@@ -38,6 +38,7 @@ from lumiku_ops.diagnose.verdicts import (
     remedy_for,
     strongest,
 )
+from lumiku_ops.errors import ShadowReplayError
 from lumiku_ops.history import History, Recorded, history_for
 from lumiku_ops.logs.linking import (
     LogEvidence,
@@ -56,6 +57,7 @@ from lumiku_ops.migrate.differences import (
     table_diffs,
 )
 from lumiku_ops.migrate.shadow import MigrationReplay
+from lumiku_ops.redaction import redact, url_secrets
 from lumiku_ops.settings import Settings
 from lumiku_ops.verify.endpoints import Exchange, probe
 
@@ -143,10 +145,21 @@ def _migrations_evidence(
         "edited": [],
         # What the models declare and PostgreSQL refuses to create (Refusal.to_dict()).
         "models_refused": list(getattr(models, "refused", [])),
+        "unknown": [],
     }
 
 
-def _summary(verdict: str, affected: list[str], schema: SchemaFinding | None) -> str:
+def _summary(
+    verdict: str,
+    affected: list[str],
+    schema: SchemaFinding | None,
+    recorded: Recorded | None = None,
+) -> str:
+    if verdict == REVISION_MISMATCH and recorded is not None and recorded.unknown:
+        return (
+            "The database records migrations the migrations folder does not have: "
+            f"{', '.join(recorded.unknown)}; nothing can be applied until that is resolved."
+        )
     tables = ", ".join(affected) if affected else "none"
     matching = schema.matching if schema else None
     objects = describe(schema.objects) if schema and schema.objects else tables
@@ -219,8 +232,14 @@ def diagnose(
     ]
     findings = _http_findings(exchanges)
     history = history_for(settings, cache_dir=cache_dir)
-    replay, models = history.replay, history.models
-    head = history.head_differences
+    try:
+        replay, models = history.replay, history.models
+        head = history.head_differences
+    except ShadowReplayError as exc:
+        blocked = _failed_before_replay(settings, history, exc, exchanges, findings, started)
+        if blocked is None:
+            raise
+        return blocked
     metadata = project.metadata()
     schemas = {t: s for t, s in model_schemas(metadata).items() if s != "public"}
     url = resolve_database_url(settings)
@@ -258,8 +277,13 @@ def diagnose(
     migrations = _migrations_evidence(history, replay, models, db, head)
     if recorded is not None:
         migrations["failed"], migrations["edited"] = recorded.failed, recorded.edited
+        migrations["unknown"] = recorded.unknown
         if recorded.failed:
             findings.insert(0, MIGRATION_FAILED)
+        if recorded.unknown and REVISION_MISMATCH not in findings:
+            # Prisma: rows for migrations the folder lacks. Every apply refuses until they
+            # are resolved, whatever the tables look like.
+            findings.insert(0, REVISION_MISMATCH)
     log = _read_log(log_files, max_bytes, since_s)
     if log is not None:
         events, log.lines_read = read_log_events(
@@ -300,9 +324,12 @@ def diagnose(
             residual=schema.residual if schema else (),
             kind=history.kind,
             failed=recorded.failed if recorded else (),
+            recorded_revision=db.recorded_revision,
+            order=replay.order,
+            unknown=recorded.unknown if recorded else (),
         ),
         findings=findings,
-        summary=_summary(verdict, sorted(affected), schema),
+        summary=_summary(verdict, sorted(affected), schema, recorded),
         http=exchanges,
         database=db,
         table_diffs=diagnosis_tables,
@@ -310,6 +337,56 @@ def diagnose(
         duration_ms=(time.perf_counter() - started) * 1000,
         log=log,
         chain=verdict_chain(verdict, sorted(affected), log.errors if log else []),
+    )
+
+
+def _failed_before_replay(
+    settings: Settings,
+    history: History,
+    error: ShadowReplayError,
+    exchanges: list[Exchange],
+    findings: list[str],
+    started: float,
+) -> Diagnosis | None:
+    """The verdict when the history cannot replay because of a migration the database
+    records as failed (Prisma): a script with a mistake fails on an empty database too, and
+    the failed row, not the replay, is what blocks every later migration. ``None`` when the
+    database records no failed migration (the replay error is then the answer)."""
+    url = resolve_database_url(settings)
+    try:
+        with read_only_connection(url) as connection:
+            recorded = history.recorded(connection)
+    except Exception:  # noqa: BLE001  (unreachable or unreadable: the replay error stands)
+        return None
+    if not recorded.failed:
+        return None
+    reason = redact(str(error), url_secrets(url))
+    return Diagnosis(
+        verdict=MIGRATION_FAILED,
+        affected_tables=[],
+        remedy=remedy_for(
+            MIGRATION_FAILED,
+            affected=[],
+            migrations_flag=_project_flags(settings),
+            kind=history.kind,
+            failed=recorded.failed,
+        ),
+        findings=[MIGRATION_FAILED, *(f for f in findings if f != UNKNOWN_SERVER_ERROR)],
+        summary=f"{_summary(MIGRATION_FAILED, [], None)} It fails on an empty database too, "
+        f"so the schema was not compared: {reason}",
+        http=exchanges,
+        migrations={
+            "kind": history.kind,
+            "directory": str(history.directory),
+            "revisions": [info.to_dict() for info in history.revisions()],
+            "heads": history.heads(),
+            "recorded_revision": recorded.current,
+            "pending": recorded.pending,
+            "failed": recorded.failed,
+            "edited": recorded.edited,
+            "unknown": recorded.unknown,
+        },
+        duration_ms=(time.perf_counter() - started) * 1000,
     )
 
 

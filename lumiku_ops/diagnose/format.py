@@ -72,7 +72,7 @@ def format_database_evidence(diagnosis: Diagnosis) -> str:
         f"- server: PostgreSQL {db.server_version} (read-only session: "
         f"{'yes' if db.read_only else 'NO'})",
         f"- recorded revision: {escape_markdown(db.recorded_revision or 'none')}"
-        + ("" if db.has_version_table else " (no alembic_version table)"),
+        + ("" if db.has_version_table else f" (no {_version_table(diagnosis)} table)"),
         f"- model tables present: {escape_markdown(', '.join(sorted(db.catalog)) or 'none')}",
         "",
     ]
@@ -99,6 +99,13 @@ def format_database_evidence(diagnosis: Diagnosis) -> str:
             for item in db.look_alikes
         ]
     return "\n".join(lines)
+
+
+def _version_table(diagnosis: Diagnosis) -> str:
+    """The table the project's migration tool records applied revisions in."""
+    return (
+        "_prisma_migrations" if diagnosis.migrations.get("kind") == "prisma" else "alembic_version"
+    )
 
 
 def format_migration_evidence(diagnosis: Diagnosis) -> str:

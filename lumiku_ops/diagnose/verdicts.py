@@ -114,12 +114,18 @@ def remedy_for(
     residual: Sequence[str] = (),
     kind: str = "alembic",
     failed: Sequence[str] = (),
+    recorded_revision: str | None = None,
+    order: Sequence[str] = (),
+    unknown: Sequence[str] = (),
 ) -> Remedy:
     """The remedy for ``verdict``; commands read DATABASE_URL and LUMIKU_TOKEN from the env.
 
     ``message`` is the new revision's message (default: from the affected tables);
     ``residual`` what still differs from ``matching_revision`` (a near match); ``kind``
-    the migration tool (``alembic``, ``prisma``); ``failed`` Prisma's failed migrations.
+    the migration tool (``alembic``, ``prisma``); ``failed`` Prisma's failed migrations;
+    ``recorded_revision`` and ``order`` (the revisions, oldest first) say which way a
+    Prisma database's records are wrong; ``unknown`` are the migrations it records and the
+    folder lacks.
     """
     m = migrations_flag
     if verdict == MIGRATION_FAILED:
@@ -144,6 +150,17 @@ def remedy_for(
             f"lumiku-ops migrate apply --confirm{m}",
             "The revision exists but this database is behind: review `migrate plan`, then apply.",
         )
+    if verdict == REVISION_MISMATCH and kind == "prisma" and unknown:
+        names = ", ".join(f"'{name}'" for name in unknown)
+        return Remedy(
+            "03_apply_migration",
+            f'psql "$DATABASE_URL" -c "DELETE FROM _prisma_migrations WHERE migration_name IN '
+            f'({names})" && lumiku-ops migrate apply --confirm{m}',
+            f"The database records {', '.join(unknown)}, which the migrations folder does not "
+            "have: bring the folder back (the branch or commit that has it) and point "
+            "--project at it; only if that migration was abandoned and its changes undone, "
+            "delete its rows (this command; psql takes the URL without ?schema=) and apply.",
+        )
     if verdict == REVISION_MISMATCH:
         target = matching_revision or "<revision matching the schema>"
         rest = (
@@ -152,16 +169,15 @@ def remedy_for(
             if residual
             else ""
         )
-        stamp = (
-            f"npx prisma migrate resolve --applied {target}"
-            if kind == "prisma"
-            else f"alembic stamp {target}"
-        )
+        if kind == "prisma":
+            stamp, record = _prisma_records(target, recorded_revision, order)
+        else:
+            stamp, record = f"alembic stamp {target}", "record that revision (stamp)"
         return Remedy(
             "03_apply_migration",
             f"{stamp} && lumiku-ops migrate apply --confirm{m}",
             f"The version table does not describe the schema, which matches revision {target}: "
-            "record that revision (stamp), then apply what is really pending." + rest,
+            f"{record}, then apply what is really pending." + rest,
         )
     if verdict == SCHEMA_PARTIAL:
         return Remedy(
@@ -223,4 +239,34 @@ def remedy_for(
         "04_verify_endpoints",
         "lumiku-ops verify",
         "Nothing wrong found: confirm the endpoints' responses.",
+    )
+
+
+def _prisma_records(target: str, recorded: str | None, order: Sequence[str]) -> tuple[str, str]:
+    """The commands that make ``_prisma_migrations`` say ``target``, and what they do.
+
+    Prisma has no ``stamp``: ``migrate resolve --applied`` records one migration at a time
+    (and refuses one already applied, P3008), and nothing of Prisma's removes a row that
+    says applied when its tables are absent: that row is deleted.
+    """
+    known = (target == "base" or target in order) and (recorded is None or recorded in order)
+    start = order.index(recorded) + 1 if known and recorded else 0
+    end = order.index(target) + 1 if known and target != "base" else 0
+    if not known or start == end:
+        return (
+            f"npx prisma migrate resolve --applied {target}",
+            "record that migration as applied",
+        )
+    if end > start:
+        commands = [f"npx prisma migrate resolve --applied {name}" for name in order[start:end]]
+        return (
+            " && ".join(commands),
+            "record the migrations whose tables it already has as applied, one by one",
+        )
+    names = ", ".join(f"'{name}'" for name in order[end:start])
+    return (
+        f'psql "$DATABASE_URL" -c "DELETE FROM _prisma_migrations WHERE migration_name IN '
+        f'({names})"',
+        "delete the rows that record as applied the migrations whose tables it lacks "
+        "(Prisma has no command for that; psql takes the URL without ?schema=)",
     )

@@ -71,7 +71,7 @@ def format_plan(plan: MigrationPlan) -> str:
 
 def _transactions_line(plan: MigrationPlan) -> str:
     if not plan.outside_transaction:
-        return "-- One transaction, including the alembic_version update."
+        return f"-- One transaction, including the {plan.version_table} update."
     outside = ", ".join(plan.outside_transaction)
     return (
         f"-- {plan.transactions} transactions, each committed in turn; the autocommit_block() "
@@ -169,8 +169,19 @@ def format_check(report: CheckReport) -> str:
 def _state(status: MigrationStatus) -> str:
     if not status.known:
         return (
-            f"UNKNOWN REVISION: {status.current} is not in this history (REVISION_MISMATCH); "
-            "run `lumiku-ops diagnose` to see which revision the tables match, or point "
-            "--project/--migrations at the history that wrote it"
+            f"UNKNOWN REVISION: {', '.join(status.unknown) or status.current} is not in this "
+            "history (REVISION_MISMATCH); run `lumiku-ops diagnose` to see which revision the "
+            "tables match, or point --project/--migrations at the history that wrote it"
+        )
+    if status.failed:
+        return (
+            f"FAILED: {', '.join(status.failed)} failed on this database and blocks every later "
+            "migration (MIGRATION_FAILED); fix it, then `npx prisma migrate resolve "
+            f"--rolled-back {status.failed[0]}`"
+        )
+    if status.edited:
+        return (
+            f"EDITED: {', '.join(status.edited)} changed since it was applied; restore the file "
+            "as it was applied and put the change in a new migration"
         )
     return "up to date" if status.up_to_date else "BEHIND"

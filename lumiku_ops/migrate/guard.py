@@ -8,6 +8,7 @@ and never reached production), and, given a database, when that database is behi
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,10 @@ class CheckReport:
         }
 
 
+# Who decides what the models hold that no revision creates.
+_COMPARER = {"alembic": "Alembic's comparison", "prisma": "Prisma's schema engine"}
+
+
 def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30
@@ -92,14 +97,16 @@ def check_tracked(paths: list[Path]) -> CheckItem:
         return CheckItem(name, True, "git is not installed", True)
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         return CheckItem(name, True, f"{folder} is not in a git work tree", True)
+    # Named from the folder they share: "0002_x.py" in Alembic's versions/, and in Prisma's
+    # migrations/ "NAME/migration.sql" (every file there is called migration.sql).
+    root = Path(os.path.commonpath([path.parent for path in paths]))
     problems = []
     for path in paths:
-        # A Prisma migration is its folder: every file is called migration.sql.
-        label = f"{path.parent.name}/{path.name}" if path.name == "migration.sql" else path.name
+        shown = path.relative_to(root).as_posix()
         if _git(folder, "check-ignore", "-q", str(path)).returncode == 0:
-            problems.append(f"{label} is git-ignored")
+            problems.append(f"{shown} is git-ignored")
         elif _git(folder, "ls-files", "--error-unmatch", str(path)).returncode != 0:
-            problems.append(f"{label} is not tracked (git add it)")
+            problems.append(f"{shown} is not tracked (git add it)")
     return CheckItem(
         name,
         not problems,
@@ -143,7 +150,8 @@ def check_project(
             f"no revision creates {describe(collapse(report.uncaptured))}"
             " (create it: lumiku-ops migrate create)"
             if report.uncaptured
-            else "Alembic's comparison finds nothing in the models that no revision creates",
+            else f"{_COMPARER.get(history.kind, 'the comparison')} finds nothing in the models "
+            "that no revision creates",
         )
     )
     if report.only_in_revisions:
@@ -158,32 +166,18 @@ def check_project(
     report.items.append(check_tracked([info.path for info in history.revisions()]))
     if check_database:
         status = migration_status(settings)
-        report.items.append(
-            CheckItem(
-                "database up to date",
-                status.up_to_date,
-                f"{status.database} is at {status.current or 'no revision'}"
-                + (f"; pending: {', '.join(status.pending)}" if status.pending else ""),
-            )
-        )
+        detail = f"{status.database} is at {status.current or 'no revision'}"
+        if status.pending:
+            detail += f"; pending: {', '.join(status.pending)}"
         if status.failed:
-            report.items.append(
-                CheckItem(
-                    "no failed migration",
-                    False,
-                    f"{', '.join(status.failed)} failed on {status.database} and blocks every "
-                    f"later migration (fix it, then: npx prisma migrate resolve --rolled-back "
-                    f"{status.failed[0]})",
-                )
+            detail += (
+                f"; failed, blocking every later migration: {', '.join(status.failed)} "
+                "(fix it, then npx prisma migrate resolve --rolled-back NAME)"
             )
         if status.edited:
-            report.items.append(
-                CheckItem(
-                    "no edited migration",
-                    False,
-                    f"{', '.join(status.edited)} changed after {status.database} applied it "
-                    "(its checksum matches no line-ending variant of the file): restore the "
-                    "applied file and put the change in a new migration",
-                )
+            detail += (
+                f"; edited since applied: {', '.join(status.edited)} (restore the file as "
+                "it was applied; put the change in a new migration)"
             )
+        report.items.append(CheckItem("database up to date", status.up_to_date, detail))
     return report

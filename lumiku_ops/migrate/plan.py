@@ -43,6 +43,8 @@ class MigrationPlan:
     sql: str
     transactions: int = 1
     outside_transaction: list[str] = field(default_factory=list)  # autocommit_block() revisions
+    # Where the script records the revisions it runs.
+    version_table: str = "alembic_version"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""

@@ -38,6 +38,8 @@ class MigrationStatus:
     # Prisma's: migrations that failed (they block every later one) or changed since applied.
     failed: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
+    # Recorded migrations this history does not have (Prisma's; Alembic's is ``current``).
+    unknown: list[str] = field(default_factory=list)
 
     @property
     def up_to_date(self) -> bool:
@@ -62,15 +64,18 @@ class MigrationStatus:
             "known_revision": self.known,
             "failed": self.failed,
             "edited": self.edited,
+            "unknown": self.unknown,
             "audit": [record.to_dict() for record in self.audit],
         }
 
 
 def migration_status(settings: Settings) -> MigrationStatus:
     """Where the database stands against the revision files (exit 3 when behind)."""
-    url = resolve_database_url(settings)
+    # The project first: a misconfigured one is its own error, before any database (an
+    # embedded server included) is started or reached.
     history = history_for(settings)
     history.revisions()  # an unreadable history is its own error, not the database's
+    url = resolve_database_url(settings)
     try:
         with read_only_connection(url, purpose="migrate status") as connection:
             recorded: Recorded = history.recorded(connection)
@@ -88,6 +93,7 @@ def migration_status(settings: Settings) -> MigrationStatus:
         known=recorded.known,
         failed=recorded.failed,
         edited=recorded.edited,
+        unknown=recorded.unknown,
     )
 
 

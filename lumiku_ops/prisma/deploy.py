@@ -39,7 +39,7 @@ from lumiku_ops.prisma.migrations import (
     record_failure,
     state,
 )
-from lumiku_ops.redaction import mask_url
+from lumiku_ops.redaction import mask_url, url_secrets
 from lumiku_ops.settings import Settings
 
 
@@ -155,7 +155,7 @@ def _run(
         )
         before = read_model_tables(connection, is_model=is_model)
         for migration in pending:
-            apply_migration(connection, migration, secrets=[url])
+            apply_migration(connection, migration, secrets=url_secrets(url))
         result.changes = describe_changes(before, read_model_tables(connection, is_model=is_model))
         result.to_revision = pending[-1].name
     except PrismaMigrationFailedError as failure:

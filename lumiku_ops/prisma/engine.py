@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, TypedDict
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from lumiku_ops.errors import PrismaEngineError, PrismaSchemaError
 from lumiku_ops.prisma.schema import SchemaFile, schema_files
-from lumiku_ops.redaction import redact
+from lumiku_ops.redaction import redact, url_secrets
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DRIVER = PACKAGE_DIR / "engine.mjs"
@@ -390,21 +390,6 @@ def node_url(url: str) -> tuple[str, str | None]:
     return "postgresql://" + base + ("?" + "&".join(kept) if kept else ""), schema
 
 
-def _url_secrets(*urls: str | None) -> list[str | None]:
-    secrets: list[str | None] = []
-    for url in urls:
-        if not url:
-            continue
-        secrets.append(url)
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        if password:
-            secrets += [password, unquote(password)]
-    return secrets
-
-
 def _schema_payload(files: Sequence[SchemaFile]) -> list[dict[str, str]]:
     return [{"path": file.path, "content": file.content} for file in schema_files(files)]
 
@@ -538,7 +523,7 @@ def migrations_to_schema(
         "dbSchema": db_schema,
         **_filters(external_tables, external_enums),
     }
-    secrets = _url_secrets(shadow_url, shadow)
+    secrets = url_secrets(shadow_url, shadow)
     result = _run(
         "migrations_to_schema", request, cache_dir=cache_dir, timeout=timeout, secrets=secrets
     )
@@ -561,7 +546,7 @@ def _database_diff(
         "dbSchema": db_schema,
         **_filters(external_tables, external_enums),
     }
-    secrets = _url_secrets(url, database)
+    secrets = url_secrets(url, database)
     return str(_run(op, request, cache_dir=cache_dir, timeout=timeout, secrets=secrets)["sql"])
 
 
@@ -631,7 +616,7 @@ def diagnose_history(
         "url": database,
         "dbSchema": db_schema,
     }
-    secrets = _url_secrets(url, database)
+    secrets = url_secrets(url, database)
     result = _run(
         "diagnose_history", request, cache_dir=cache_dir, timeout=timeout, secrets=secrets
     )

@@ -1,7 +1,15 @@
 """``migrate plan`` on a Prisma project: the pending ``migration.sql`` files, in the one
-transaction ``migrate apply`` runs them in, with its timeouts, ready to review or paste."""
+transaction ``migrate apply`` runs them in, with its timeouts, ready to review or paste.
+
+Pasted, the script leaves what ``migrate apply`` leaves: each migration's ``_prisma_migrations``
+row is written around its file as ``prisma migrate deploy`` writes it (the table created
+first with Prisma's DDL when absent), so the database is not left holding tables no row
+records (``REVISION_MISMATCH``).
+"""
 
 from __future__ import annotations
+
+import uuid
 
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import read_only_connection
@@ -10,6 +18,7 @@ from lumiku_ops.errors import DatabaseUnreachableError, MigrationError, database
 from lumiku_ops.history import history_for
 from lumiku_ops.history.prisma import PrismaHistory
 from lumiku_ops.migrate.plan import MigrationPlan
+from lumiku_ops.prisma.migrations import CREATE_TABLE, TABLE, PrismaMigration
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 
@@ -51,17 +60,42 @@ def plan_prisma(
     if target not in ("head", "heads"):
         pending = pending[: pending.index(target) + 1] if target in pending else []
     if not pending:
-        return MigrationPlan(current=current, target=target, pending=[], sql="")
+        return MigrationPlan(
+            current=current, target=target, pending=[], sql="", version_table=TABLE
+        )
     by_name = {m.name: m for m in history.migrations}
     parts = [
         "BEGIN;\n\n",
         f"SET LOCAL lock_timeout = '{postgres_interval(lock_timeout_s)}';\n",
         f"SET LOCAL statement_timeout = '{postgres_interval(statement_timeout_s)}';\n\n",
+        "-- Prisma's own table, as `prisma migrate deploy` creates it when absent\n",
+        CREATE_TABLE.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1),
+        "\n",
     ]
     for name in pending:
-        sql = by_name[name].sql
-        parts.append(f"-- Migration {name} ({by_name[name].path.name}, one batch)\n")
-        parts.append(sql if sql.endswith("\n") else sql + "\n")
-        parts.append("\n")
+        parts.append(_recorded(by_name[name]))
     parts.append("COMMIT;\n")
-    return MigrationPlan(current=current, target=target, pending=pending, sql="".join(parts))
+    return MigrationPlan(
+        current=current, target=target, pending=pending, sql="".join(parts), version_table=TABLE
+    )
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _recorded(migration: PrismaMigration) -> str:
+    """One migration as ``migrate apply`` runs it: its row started, the file as one batch,
+    the row finished (the same id, checksum and counts ``prisma migrate deploy`` writes)."""
+    row = _literal(str(uuid.uuid4()))
+    sql = migration.sql if migration.sql.endswith("\n") else migration.sql + "\n"
+    if not sql.rstrip().endswith(";"):
+        sql += ";\n"  # a file's last statement may end without one (or in a comment)
+    return (
+        f"-- Migration {migration.name} ({migration.path.name}, one batch)\n"
+        f"INSERT INTO {TABLE} (id, checksum, started_at, migration_name) VALUES ({row}, "
+        f"{_literal(migration.checksum)}, clock_timestamp(), {_literal(migration.name)});\n"
+        f"{sql}"
+        f"UPDATE {TABLE} SET applied_steps_count = applied_steps_count + 1, "
+        f"finished_at = clock_timestamp() WHERE id = {row};\n\n"
+    )
