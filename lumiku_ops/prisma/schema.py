@@ -83,7 +83,8 @@ def read_schema(location: Path) -> list[SchemaFile]:
     engine: each file named by its path, its datasource URL lines blanked.
 
     Raises:
-        PrismaSchemaError: missing, unreadable, not UTF-8, or holding a NUL byte.
+        PrismaSchemaError: missing, unreadable, not UTF-8, holding a NUL byte, or not a
+            PostgreSQL schema in the ``public`` schema alone.
     """
     files = []
     for path in schema_paths(location):
@@ -92,7 +93,40 @@ def read_schema(location: Path) -> list[SchemaFile]:
         except OSError as exc:
             raise PrismaSchemaError(f"{path}: cannot be read ({exc.strerror})") from None
         files.append(SchemaFile(str(path), strip_datasource_urls(_decode(path, data))))
+    require_postgresql_public(files)
     return files
+
+
+_PROVIDER = re.compile(r'^\s*provider\s*=\s*"(?P<provider>[^"]*)"')
+_SCHEMAS = re.compile(r"^\s*schemas\s*=\s*\[(?P<names>[^\]]*)\]")
+
+
+def require_postgresql_public(files: Sequence[SchemaFile]) -> None:
+    """Refuse, with one line, a datasource lumiku-ops cannot serve: another database than
+    PostgreSQL, or Prisma's multi-schema ``schemas = [...]`` beyond ``public`` (every
+    catalog lumiku-ops reads is of ``public``; anything else would go unseen)."""
+    for item in files:
+        inside = False
+        for number, line in enumerate(item.content.split("\n"), start=1):
+            if not inside:
+                inside = bool(_BLOCK_START.match(line))
+                continue
+            if _BLOCK_END.match(line):
+                inside = False
+                continue
+            provider = _PROVIDER.match(line)
+            if provider and provider["provider"] not in ("postgresql", "postgres"):
+                raise PrismaSchemaError(
+                    f"{item.path}:{number}: provider = \"{provider['provider']}\"; lumiku-ops "
+                    "serves PostgreSQL projects only"
+                )
+            schemas = _SCHEMAS.match(line)
+            names = re.findall(r'"([^"]*)"', schemas["names"]) if schemas else []
+            if any(name != "public" for name in names):
+                raise PrismaSchemaError(
+                    f"{item.path}:{number}: schemas = [{', '.join(names)}]; lumiku-ops reads "
+                    "the public schema only, so tables in the others would go unseen"
+                )
 
 
 def schema_files(files: Sequence[SchemaFile | tuple[str, str]]) -> list[SchemaFile]:

@@ -166,3 +166,24 @@ def test_migrations_are_read_in_name_order_byte_for_byte(tmp_path: Path) -> None
     nothing = load_migrations(tmp_path / "none")
     assert nothing["directories"] == []
     assert nothing["lockfile"]["content"] == 'provider = "postgresql"\n'  # the engine needs one
+
+
+def test_a_datasource_lumiku_ops_cannot_serve_is_one_clear_error(tmp_path: Path) -> None:
+    """Without ``require_postgresql_public``, a MySQL schema reaches the engine over a
+    PostgreSQL adapter, and a multi-schema one is diagnosed on ``public`` alone."""
+    from lumiku_ops.errors import PrismaSchemaError
+    from lumiku_ops.prisma.schema import read_schema
+
+    mysql = tmp_path / "mysql.prisma"
+    mysql.write_text('datasource db {\n  provider = "mysql"\n  url = env("DB")\n}\n')
+    with pytest.raises(PrismaSchemaError, match=r'mysql.prisma:2: provider = "mysql"'):
+        read_schema(mysql)
+    multi = tmp_path / "multi.prisma"
+    multi.write_text(
+        'datasource db {\n  provider = "postgresql"\n  schemas = ["public", "billing"]\n}\n'
+    )
+    with pytest.raises(PrismaSchemaError, match=r"multi.prisma:3: schemas = \[public, billing\]"):
+        read_schema(multi)
+    public = tmp_path / "public.prisma"
+    public.write_text('datasource db {\n  provider = "postgresql"\n  schemas = ["public"]\n}\n')
+    assert read_schema(public)[0].content.startswith("datasource db")
