@@ -30,6 +30,7 @@ a 500 from a missing table is explained by the table, whatever else the API does
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -132,7 +133,7 @@ def remedy_for(
         name = failed[0] if failed else "<migration name>"
         return Remedy(
             None,
-            f"npx prisma migrate resolve --rolled-back {name}",
+            f"npx prisma migrate resolve --rolled-back {_sh(name) if failed else name}",
             f"Migration {name} failed on this database and blocks every later one: undo what "
             "it changed (its SQL ran in one transaction if lumiku-ops applied it), fix its "
             "migration.sql, mark it rolled back, then apply again with `lumiku-ops migrate "
@@ -151,11 +152,9 @@ def remedy_for(
             "The revision exists but this database is behind: review `migrate plan`, then apply.",
         )
     if verdict == REVISION_MISMATCH and kind == "prisma" and unknown:
-        names = ", ".join(f"'{name}'" for name in unknown)
         return Remedy(
             "03_apply_migration",
-            f'psql "$DATABASE_URL" -c "DELETE FROM _prisma_migrations WHERE migration_name IN '
-            f'({names})" && lumiku-ops migrate apply --confirm{m}',
+            f"{_delete_rows(unknown)} && lumiku-ops migrate apply --confirm{m}",
             f"The database records {', '.join(unknown)}, which the migrations folder does not "
             "have: bring the folder back (the branch or commit that has it) and point "
             "--project at it; only if that migration was abandoned and its changes undone, "
@@ -242,6 +241,18 @@ def remedy_for(
     )
 
 
+def _sh(word: str) -> str:
+    """``word`` quoted for a POSIX shell: a migration folder's name is text from outside."""
+    return shlex.quote(word)
+
+
+def _delete_rows(names: Sequence[str]) -> str:
+    """The psql command that deletes ``names``' rows, quoted for SQL and then for the shell."""
+    listed = ", ".join("'" + name.replace("'", "''") + "'" for name in names)
+    sql = f"DELETE FROM _prisma_migrations WHERE migration_name IN ({listed})"
+    return f'psql "$DATABASE_URL" -c {_sh(sql)}'
+
+
 def _prisma_records(target: str, recorded: str | None, order: Sequence[str]) -> tuple[str, str]:
     """The commands that make ``_prisma_migrations`` say ``target``, and what they do.
 
@@ -254,19 +265,19 @@ def _prisma_records(target: str, recorded: str | None, order: Sequence[str]) -> 
     end = order.index(target) + 1 if known and target != "base" else 0
     if not known or start == end:
         return (
-            f"npx prisma migrate resolve --applied {target}",
+            f"npx prisma migrate resolve --applied {_sh(target)}",
             "record that migration as applied",
         )
     if end > start:
-        commands = [f"npx prisma migrate resolve --applied {name}" for name in order[start:end]]
+        commands = [
+            f"npx prisma migrate resolve --applied {_sh(name)}" for name in order[start:end]
+        ]
         return (
             " && ".join(commands),
             "record the migrations whose tables it already has as applied, one by one",
         )
-    names = ", ".join(f"'{name}'" for name in order[end:start])
     return (
-        f'psql "$DATABASE_URL" -c "DELETE FROM _prisma_migrations WHERE migration_name IN '
-        f'({names})"',
+        _delete_rows(order[end:start]),
         "delete the rows that record as applied the migrations whose tables it lacks "
         "(Prisma has no command for that; psql takes the URL without ?schema=)",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -594,10 +595,9 @@ def test_a_row_for_a_migration_whose_tables_are_absent_is_a_mismatch(
     assert found.affected_tables == sorted(BACKGROUND_REMOVER_TABLES)
     name = created.result.revision
     delete = f"DELETE FROM _prisma_migrations WHERE migration_name IN ('{name}')"
-    assert found.remedy.command == (
-        f'psql "$DATABASE_URL" -c "{delete}"'
-        f" && lumiku-ops migrate apply --confirm --project {created.project}"
-    )
+    psql, apply = found.remedy.command.split(" && ")
+    assert shlex.split(psql) == ["psql", "$DATABASE_URL", "-c", delete]
+    assert apply == f"lumiku-ops migrate apply --confirm --project {created.project}"
     # The remedy, run: the migration is pending again and applies.
     with connect(fresh_db) as connection:
         connection.execute(text(delete))
@@ -882,7 +882,7 @@ def test_a_row_for_a_migration_the_folder_lacks_is_a_mismatch_everywhere(
     assert found.verdict == REVISION_MISMATCH, found.summary
     assert found.migrations["unknown"] == [name]
     assert name in found.summary
-    assert found.remedy.command == (
-        f'psql "$DATABASE_URL" -c "DELETE FROM _prisma_migrations WHERE migration_name IN '
-        f"('{name}')\" && lumiku-ops migrate apply --confirm --project {project}"
-    )
+    psql, apply = found.remedy.command.split(" && ")
+    delete = f"DELETE FROM _prisma_migrations WHERE migration_name IN ('{name}')"
+    assert shlex.split(psql) == ["psql", "$DATABASE_URL", "-c", delete]
+    assert apply == f"lumiku-ops migrate apply --confirm --project {project}"
