@@ -339,6 +339,25 @@ def squawk_findings(sql: str) -> list[LintFinding]:
     ]
 
 
+def _widening_from_history(settings: Settings, plan: MigrationPlan) -> Callable[[str], bool] | None:
+    """The widening judge for ``plan``, from the replay's catalog at the database's revision;
+    None (every type change stays a finding) when the plan changes no type, or when the
+    history cannot be replayed on an empty database (lint never needed that before)."""
+    if not _ALTER_TYPE_ANYWHERE.search(plan.sql):
+        return None
+    from lumiku_ops.history import history_for
+
+    try:
+        replay = history_for(settings).replay
+    except LumikuOpsError:
+        return None
+    current = plan.current if plan.current in replay.catalogs else None
+    return widening_judge(replay.at(current), plan.sql)
+
+
+_ALTER_TYPE_ANYWHERE = re.compile(r"\bALTER\s+COLUMN\b[^;]*\bTYPE\b", re.I)
+
+
 def lint_migrations(
     settings: Settings,
     *,
@@ -350,11 +369,7 @@ def lint_migrations(
     plan = plan_migrations(settings, target=target, from_revision=from_revision)
     report = LintReport(plan=plan, allow_destructive=allow_destructive)
     if plan.sql:
-        from lumiku_ops.history import history_for
-
-        replay = history_for(settings).replay
-        current = plan.current if plan.current in replay.catalogs else None
-        judge = widening_judge(replay.at(current), plan.sql)
+        judge = _widening_from_history(settings, plan)
         report.findings = squawk_findings(plan.sql) + destructive_statements(
             plan.sql, allowed=allow_destructive, widening=judge
         )
