@@ -117,7 +117,7 @@ def require_postgresql_public(files: Sequence[SchemaFile]) -> None:
             provider = _PROVIDER.match(line)
             if provider and provider["provider"] not in ("postgresql", "postgres"):
                 raise PrismaSchemaError(
-                    f"{item.path}:{number}: provider = \"{provider['provider']}\"; lumiku-ops "
+                    f'{item.path}:{number}: provider = "{provider["provider"]}"; lumiku-ops '
                     "serves PostgreSQL projects only"
                 )
             schemas = _SCHEMAS.match(line)
