@@ -223,7 +223,7 @@ def widening_judge(catalog: Mapping[str, Any], sql: str) -> Callable[[str], bool
     """Whether a planned ``ALTER COLUMN ... TYPE`` statement only widens the column, judged
     from the column's type in ``catalog`` (the database's revision) as ``migrate create``
     judges it. A column whose type the plan changes more than once is never judged."""
-    from lumiku_ops.migrate.create import widens
+    from lumiku_ops.migrate.types import widens
 
     changed: dict[tuple[str, str], int] = {}
     for match in map(_ALTER_TYPE.search, re.split(r"(?<=;)\s+", " ".join(sql.split()))):
