@@ -284,7 +284,7 @@ class _PrismaReplay(_Replay):
 
 def _require_prisma_engine(say: Callable[[str], None]) -> None:
     """Node.js 20+ and Prisma's engine, before anything is created (installs it once)."""
-    from lumiku_ops.prisma.engine import find_node, install_engine
+    from lumiku_ops.prisma.install import find_node, install_engine
 
     find_node()  # one `error:` line saying what to install, before anything else
     home = install_engine()
