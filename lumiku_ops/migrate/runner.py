@@ -28,8 +28,8 @@ from sqlalchemy import Connection, create_engine, pool
 
 from lumiku_ops.errors import ConfigError, LumikuOpsError, MigrationError
 from lumiku_ops.migrate.segments import describe_script, uses_autocommit_block
-from lumiku_ops.project import (
-    Project,
+from lumiku_ops.project import Project
+from lumiku_ops.project_code import (
     describe_exit,
     prepend_to_sys_path,
     project_code,

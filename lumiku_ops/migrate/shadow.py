@@ -31,7 +31,8 @@ from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions, required_extensions
-from lumiku_ops.project import Project, describe_exit
+from lumiku_ops.project import Project
+from lumiku_ops.project_code import describe_exit
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, user_cache_dir
 
