@@ -40,7 +40,8 @@ from lumiku_ops.migrate.operations import (
     not_null_without_default,
 )
 from lumiku_ops.migrate.revisions import next_revision_id
-from lumiku_ops.migrate.runner import offline_sql, script_directory
+from lumiku_ops.migrate.runner import offline_sql
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.project import Project
 from lumiku_ops.settings import Settings
 

@@ -23,7 +23,8 @@ from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import read_only_connection, read_recorded_revision
 from lumiku_ops.durations import postgres_interval
 from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError, database_reason
-from lumiku_ops.migrate.runner import offline_sql, script_directory
+from lumiku_ops.migrate.runner import offline_sql
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.segments import split_into_segments
 from lumiku_ops.project import Project
 from lumiku_ops.redaction import mask_url
