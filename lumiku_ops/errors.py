@@ -62,7 +62,7 @@ class PrismaMigrationFailedError(MigrationError):
     """A Prisma ``migration.sql`` failed and was rolled back.
 
     It carries what ``_prisma_migrations`` needs to record the failure as ``prisma migrate
-    deploy`` would (``lumiku_ops.prisma.migrations.record_failure``): the migration's name and
+    deploy`` would (``lumiku_ops.prisma.rows.record_failure``): the migration's name and
     checksum, when it started, the row's ``logs`` (already masked) and the SQLSTATE.
     """
 

@@ -32,7 +32,7 @@ def install(as_json: bool) -> int:
     versions and their integrity hashes are those of lumiku-ops's package-lock.json.
     """
     settings = load_settings()
-    from lumiku_ops.prisma.engine import installed_engine
+    from lumiku_ops.prisma.install import installed_engine
 
     result = installed_engine(settings.cache_dir)
     return emit(result, as_json=as_json, render=_render, ok=True)

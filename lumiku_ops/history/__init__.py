@@ -46,7 +46,7 @@ def history_for(settings: Settings, *, cache_dir: Path | None = None) -> History
     if project.prisma_schema is not None:
         folders.append(project.prisma_schema)
     else:
-        from lumiku_ops.migrate.runner import version_locations
+        from lumiku_ops.migrate.scripts import version_locations
 
         folders += version_locations(project)
     key = (id(settings), cache_dir, _signature(folders))

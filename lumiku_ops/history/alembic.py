@@ -11,7 +11,6 @@ from sqlalchemy import Connection
 
 from lumiku_ops.db.reader import read_recorded_revision
 from lumiku_ops.history.base import History, Recorded
-from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.comparison import (
     compare_models,
     compare_models_with_head,
@@ -19,6 +18,7 @@ from lumiku_ops.migrate.comparison import (
 )
 from lumiku_ops.migrate.differences import Difference
 from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.shadow import (
     MigrationReplay,
     ModelsCatalog,
@@ -43,7 +43,7 @@ class AlembicHistory(History):
     @cached_property
     def scripts(self) -> ScriptDirectory:
         """Alembic's view of the revision files."""
-        return runner.script_directory(self.project)
+        return script_directory(self.project)
 
     def revisions(self) -> list[RevisionInfo]:
         """Every revision, oldest first."""

@@ -33,8 +33,9 @@ from lumiku_ops.migrate.differences import Difference
 from lumiku_ops.migrate.revisions import RevisionInfo
 from lumiku_ops.migrate.shadow import MigrationReplay, ModelsCatalog
 from lumiku_ops.prisma import engine
-from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations, state
+from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations
 from lumiku_ops.prisma.models import prisma_models, schema_of
+from lumiku_ops.prisma.records import state
 
 if TYPE_CHECKING:
     from lumiku_ops.migrate.apply import ApplyResult

@@ -37,6 +37,7 @@ from lumiku_ops.migrate.lock import (
     release_migration_lock,
 )
 from lumiku_ops.migrate.plan import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.segments import split_into_segments
 from lumiku_ops.migrate.transactions import (
     Move,
@@ -124,7 +125,7 @@ def _run(
             if not revisions:
                 return result
             segments = split_into_segments(
-                runner.script_directory(project), revisions, target, upgrade=action == "apply"
+                script_directory(project), revisions, target, upgrade=action == "apply"
             )
             RangeRun(
                 connection,
@@ -205,7 +206,7 @@ def apply_alembic(
 ) -> ApplyResult:
     """``apply_migrations`` for an Alembic history."""
     project = settings.project
-    scripts = runner.script_directory(project)
+    scripts = script_directory(project)
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
         _require_known(scripts, current)
@@ -264,7 +265,7 @@ def rollback_alembic(
 ) -> ApplyResult:
     """``rollback_migrations`` for an Alembic history."""
     project = settings.project
-    scripts = runner.script_directory(project)
+    scripts = script_directory(project)
 
     def plan(connection: Connection, current: str | None) -> tuple[list[str], str | None]:
         _require_known(scripts, current)

@@ -22,6 +22,7 @@ from lumiku_ops.errors import LumikuOpsError, ShadowReplayError
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.differences import Difference, to_differences
 from lumiku_ops.migrate.revisions import list_revisions
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.project import Project
 
 _memory: dict[str, list[dict[str, Any]]] = {}
@@ -90,7 +91,7 @@ def compare_models(
 def _key(project: Project, metadata: MetaData) -> str:
     from lumiku_ops.migrate.shadow import history_keys, models_fingerprint
 
-    history = history_keys(project, list_revisions(runner.script_directory(project)))
+    history = history_keys(project, list_revisions(script_directory(project)))
     digest = hashlib.sha256()
     for part in (
         history[-1] if history else "",

@@ -17,16 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alembic.autogenerate import renderers
-from alembic.operations import ops
 from alembic.operations.ops import MigrationScript
-from sqlalchemy import (
-    ARRAY,
-    Enum,
-    MetaData,
-    TypeDecorator,
-    text,
-)
+from sqlalchemy import MetaData
 
 from lumiku_ops.db.catalog import TableCatalog
 from lumiku_ops.db.compare import constraint_shape, index_shape, shape_differences
@@ -40,13 +32,20 @@ from lumiku_ops.migrate.differences import (
     tables_of,
     without_refused,
 )
+from lumiku_ops.migrate.operations import (
+    create_enum_types,
+    enum_exists,
+    leave_out_destructive,
+    leave_out_refused,
+    not_null_without_default,
+)
 from lumiku_ops.migrate.revisions import next_revision_id
-from lumiku_ops.migrate.runner import offline_sql, script_directory
+from lumiku_ops.migrate.runner import offline_sql
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.project import Project
 from lumiku_ops.settings import Settings
 
 _MESSAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,59}$")
-_PG_NAME_BYTES = 63
 
 
 @dataclass
@@ -120,389 +119,6 @@ def build_checklist(
             }
         )
     return rows
-
-
-# What a type change does to the rows already there is PostgreSQL's business, so the types
-# are judged as PostgreSQL receives them: compiled for its dialect (which resolves variants
-# and TypeDecorators the way the DDL would). Built-in type names compile in upper case; a
-# user type (an enum, a domain) compiles to its own name and is never taken for one of them.
-_TYPE_DDL = re.compile(r"([A-Z][A-Z0-9_]*(?: [A-Z]+)*?)(?:\((\d+(?:, ?\d+)?)\))?((?: [A-Z]+)*)")
-_TYPE_SYNONYMS = {
-    "CHARACTER VARYING": "VARCHAR",
-    "NVARCHAR": "VARCHAR",
-    "CHARACTER": "CHAR",
-    "NCHAR": "CHAR",
-    "BPCHAR": "CHAR",
-    "INT": "INTEGER",
-    "INT2": "SMALLINT",
-    "INT4": "INTEGER",
-    "INT8": "BIGINT",
-    "DECIMAL": "NUMERIC",
-    "FLOAT4": "REAL",
-    "FLOAT8": "DOUBLE PRECISION",
-}
-_STRINGS = {"VARCHAR", "TEXT"}  # VARCHAR without a length is as unbounded as TEXT
-# Per integer type, the decimal digits and the bits of its largest value; per float type,
-# its mantissa's bits: an integer fits a float exactly when it has no more bits.
-_INTEGERS = {"SMALLINT": (5, 15), "INTEGER": (10, 31), "BIGINT": (19, 63)}
-_FLOAT_BITS = {"REAL": 24, "DOUBLE PRECISION": 53}
-_TIMES = {
-    "TIMESTAMP WITHOUT TIME ZONE",
-    "TIMESTAMP WITH TIME ZONE",
-    "TIME WITHOUT TIME ZONE",
-    "TIME WITH TIME ZONE",
-}
-_DEFAULT_TIME_PRECISION = 6
-
-
-@dataclass(frozen=True)
-class _PgType:
-    """A column type as PostgreSQL names it: ``NUMERIC(10, 2)`` is ("NUMERIC", (10, 2))."""
-
-    name: str
-    arguments: tuple[int, ...]
-    dimensions: int  # of an array; 0 for a scalar
-    collation: str | None = None  # changing it re-sorts, and may break a unique index
-
-
-def _postgresql_type(type_: Any) -> _PgType | None:
-    """``type_`` as PostgreSQL receives it, or None when it is not one we can judge."""
-    from sqlalchemy.dialects import postgresql
-
-    if type_ is None:
-        return None
-    try:
-        ddl = str(type_.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
-    except Exception:  # a type this dialect cannot render: unknown, so not widening
-        return None
-    ddl, _, collation = " ".join(ddl.split()).partition(" COLLATE ")
-    scalar = re.sub(r"(\[\d*\])+$", "", ddl)
-    dimensions = ddl[len(scalar) :].count("[")
-    match = _TYPE_DDL.fullmatch(scalar)
-    if match is None:  # a user type (an enum, a domain): only ever equal to itself
-        return _PgType(scalar, (), dimensions, collation or None)
-    name = " ".join(filter(None, [match[1], match[3].strip()]))
-    arguments = tuple(int(a) for a in match[2].split(",")) if match[2] else ()
-    if name == "FLOAT":  # FLOAT(p) is REAL up to 24 bits of precision, DOUBLE PRECISION above
-        name = "REAL" if arguments and arguments[0] <= 24 else "DOUBLE PRECISION"
-        arguments = ()
-    return _PgType(_TYPE_SYNONYMS.get(name, name), arguments, dimensions, collation or None)
-
-
-def _numeric_holds(new: _PgType, precision: int, scale: int) -> bool:
-    """Whether NUMERIC ``new`` holds every value of a NUMERIC(precision, scale) exactly."""
-    if not new.arguments:  # unconstrained
-        return True
-    new_precision, new_scale = (*new.arguments, 0)[:2]
-    return new_scale >= scale and new_precision - new_scale >= precision - scale
-
-
-def _scalar_widens(old: _PgType, new: _PgType) -> bool:
-    if old.name in _STRINGS and new.name in _STRINGS:
-        old_length = old.arguments[0] if old.name == "VARCHAR" and old.arguments else None
-        new_length = new.arguments[0] if new.name == "VARCHAR" and new.arguments else None
-        return new_length is None or (old_length is not None and new_length >= old_length)
-    if old.name == "CHAR" and new.name == "CHAR":  # CHAR alone is CHAR(1)
-        # (CHAR to VARCHAR or TEXT is not here: PostgreSQL strips the trailing blanks.)
-        return (*new.arguments, 1)[0] >= (*old.arguments, 1)[0]
-    if old.name in _INTEGERS:
-        digits, bits = _INTEGERS[old.name]
-        if new.name in _INTEGERS:
-            return _INTEGERS[new.name][1] >= bits
-        if new.name in _FLOAT_BITS:
-            return _FLOAT_BITS[new.name] >= bits
-        return new.name == "NUMERIC" and _numeric_holds(new, digits, 0)
-    if old.name in _FLOAT_BITS:  # (to NUMERIC, PostgreSQL rounds to 15 digits)
-        return new.name in _FLOAT_BITS and _FLOAT_BITS[new.name] >= _FLOAT_BITS[old.name]
-    if old.name == "NUMERIC" and new.name == "NUMERIC":
-        if not old.arguments:
-            return not new.arguments
-        return _numeric_holds(new, *(*old.arguments, 0)[:2])
-    if old.name in _TIMES and new.name == old.name:  # the time zone kept, a finer precision
-        default = _DEFAULT_TIME_PRECISION
-        return (*new.arguments, default)[0] >= (*old.arguments, default)[0]
-    return False
-
-
-def widens(old: Any, new: Any) -> bool:
-    """True when PostgreSQL changes a column from type ``old`` to ``new`` without losing or
-    rejecting any value it holds: a longer or unbounded string (``VARCHAR(20)`` to
-    ``VARCHAR(50)`` or ``TEXT``), a wider integer, an integer to a float or ``NUMERIC`` that
-    holds it exactly, a float with more bits, a ``NUMERIC`` with as many digits either side of
-    the point or more, a finer time with the same time zone, or the same type.
-
-    Anything else (shorter, fewer digits, a string to a number, another time zone or
-    collation, a type it cannot judge such as an enum or a domain) could lose or reject
-    data, or is not known not to: it counts as narrowing.
-    """
-    before, after = _postgresql_type(old), _postgresql_type(new)
-    if before is None or after is None:
-        return False
-    if (before.dimensions, before.collation) != (after.dimensions, after.collation):
-        return False
-    return before == after or _scalar_widens(before, after)
-
-
-def _destructive(op: ops.MigrateOperation) -> str | None:
-    """Why ``op`` could lose data (a drop, a rename, a narrowing type change), or None.
-
-    Operations of Alembic plugins (enum types, say) are judged by their shape: a ``Drop*``
-    operation drops, and one that moves an object from ``old_values`` to ``new_values``
-    loses the values it leaves out.
-    """
-    if isinstance(op, ops.DropTableOp):
-        return f"drop table `{op.table_name}`"
-    if isinstance(op, ops.DropColumnOp):
-        return f"drop column `{op.table_name}.{op.column_name}`"
-    if isinstance(op, ops.DropIndexOp):
-        return f"drop index `{op.index_name}` on `{op.table_name}`"
-    if isinstance(op, ops.DropConstraintOp):
-        return f"drop constraint `{op.constraint_name}` on `{op.table_name}`"
-    if isinstance(op, ops.AlterColumnOp):
-        if op.modify_name is not None:
-            return f"rename column `{op.table_name}.{op.column_name}` to `{op.modify_name}`"
-        if op.modify_type is not None and not widens(op.existing_type, op.modify_type):
-            return (
-                f"change the type of column `{op.table_name}.{op.column_name}` "
-                f"from {op.existing_type} to {op.modify_type}"
-            )
-        return None
-    name = getattr(op, "name", None) or getattr(op, "table_name", None) or "?"
-    kind = type(op).__name__
-    if kind.startswith("Drop"):
-        what = re.sub(r"(?<!^)(?=[A-Z])", " ", kind.removeprefix("Drop").removesuffix("Op"))
-        return f"drop {what.lower() or 'object'} `{name}`"
-    old, new = getattr(op, "old_values", None), getattr(op, "new_values", None)
-    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
-        lost = [value for value in old if value not in new]
-        if lost:
-            return f"remove {', '.join(map(repr, lost))} from `{name}`"
-    return None
-
-
-_DROPS = (ops.DropIndexOp, ops.DropConstraintOp)
-_CREATES = (ops.CreateIndexOp, ops.AddConstraintOp)
-
-
-def _object_key(op: ops.MigrateOperation) -> tuple[str, str] | None:
-    """(table, name) of an index or constraint that ``op`` drops or creates."""
-    if isinstance(op, (ops.DropIndexOp, ops.CreateIndexOp)):
-        name = getattr(op, "index_name", None)
-    elif isinstance(op, (ops.DropConstraintOp, ops.AddConstraintOp)):
-        name = getattr(op, "constraint_name", None)
-    else:
-        return None
-    table = getattr(op, "table_name", None) or getattr(op, "source_table", None)
-    return (str(table), str(name)) if name is not None and table is not None else None
-
-
-def _changes(operations: list[ops.MigrateOperation]) -> dict[tuple[str, str], str]:
-    """The indexes and constraints Alembic changes by dropping and re-creating them under
-    the same name: the create alone would fail (the name is taken), the pair loses the
-    old definition, so the pair is destructive as a whole."""
-    dropped = {key for op in operations if isinstance(op, _DROPS) and (key := _object_key(op))}
-    created = {key for op in operations if isinstance(op, _CREATES) and (key := _object_key(op))}
-    return {
-        (table, name): f"change `{name}` on `{table}` (dropped and re-created)"
-        for table, name in sorted(dropped & created)
-    }
-
-
-def _pg_name(table: str, columns: list[str], suffix: str) -> str:
-    """The name PostgreSQL gives an unnamed constraint (``orders_user_id_fkey``): like its
-    ``makeObjectName``, the longer of the table and column parts is cut until it fits."""
-    first, second = table, "_".join(columns)
-    room = _PG_NAME_BYTES - len(suffix) - 1 - (1 if second else 0)
-    while len(first.encode()) + len(second.encode()) > room:
-        if len(first.encode()) >= len(second.encode()):
-            first = first[:-1]
-        else:
-            second = second[:-1]
-    return "_".join(part for part in (first, second, suffix) if part)
-
-
-def _name_unnamed(op: ops.MigrateOperation) -> None:
-    """Give an unnamed added constraint or index the name PostgreSQL would give it, so the
-    downgrade can drop it by name (the metadata's naming convention names the others)."""
-    if isinstance(op, ops.CreateForeignKeyOp) and op.constraint_name is None:
-        op.constraint_name = _pg_name(op.source_table, list(op.local_cols), "fkey")
-    elif isinstance(op, ops.CreateUniqueConstraintOp) and op.constraint_name is None:
-        op.constraint_name = _pg_name(op.table_name, list(op.columns), "key")
-    elif isinstance(op, ops.CreateCheckConstraintOp) and op.constraint_name is None:
-        op.constraint_name = _pg_name(op.table_name, [], "check")
-    elif isinstance(op, ops.CreateIndexOp) and op.index_name is None:
-        columns = [str(getattr(c, "name", c)) for c in op.columns]
-        op.index_name = _pg_name(op.table_name, columns, "idx")
-
-
-def _filter(container: ops.OpContainer, allow_destructive: bool, skipped: list[str]) -> None:
-    """Leave out of ``container`` (and the containers in it, such as a table's
-    ``ModifyTableOps``) whatever could lose data, unless ``allow_destructive``; name what
-    is left out in ``skipped``, and every unnamed constraint that is kept."""
-    changed = {} if allow_destructive else _changes(list(container.ops))
-    skipped.extend(changed.values())
-    kept: list[ops.MigrateOperation] = []
-    for op in container.ops:
-        if isinstance(op, ops.OpContainer):
-            _filter(op, allow_destructive, skipped)
-            if op.is_empty():
-                continue
-        elif _object_key(op) in changed:
-            continue
-        else:
-            reason = _destructive(op)
-            if reason is not None and not allow_destructive:
-                skipped.append(reason)
-                continue
-            _name_unnamed(op)
-        kept.append(op)
-    container.ops = kept
-
-
-_REFUSED_OPS: dict[str, type[ops.MigrateOperation]] = {
-    "foreign_key": ops.CreateForeignKeyOp,
-    "index": ops.CreateIndexOp,
-    "unique_constraint": ops.CreateUniqueConstraintOp,
-    "check_constraint": ops.CreateCheckConstraintOp,
-}
-
-
-def _refused_by(op: ops.MigrateOperation, refused: list[dict[str, Any]]) -> Any:
-    for refusal in refused:
-        kind = _REFUSED_OPS.get(refusal["kind"])
-        if kind is None or not isinstance(op, kind):
-            continue
-        table = getattr(op, "table_name", None) or getattr(op, "source_table", None)
-        name = getattr(op, "index_name", None) or getattr(op, "constraint_name", None)
-        if table == refusal["table"] and refusal["name"] in (None, name):
-            return refusal
-    return None
-
-
-def _leave_out_refused(container: ops.OpContainer, refused: list[dict[str, Any]]) -> list[str]:
-    """Leave out what the models declare but PostgreSQL refuses to create (an index on no
-    column, a foreign key to columns with no unique constraint): written, it would make the
-    revision fail on every database. Returns one line per object left out."""
-    if not refused:
-        return []
-    lines: list[str] = []
-    kept: list[ops.MigrateOperation] = []
-    for op in container.ops:
-        if isinstance(op, ops.OpContainer):
-            lines += _leave_out_refused(op, refused)
-            if op.is_empty():
-                continue
-        elif (refusal := _refused_by(op, refused)) is not None:
-            lines.append(f"left out: {refusal['detail']}")
-            continue
-        kept.append(op)
-    container.ops = kept
-    return lines
-
-
-class EnumTypeOp(ops.MigrateOperation):
-    """Create (or, reversed, drop) a PostgreSQL enum type a new column needs.
-
-    Alembic's ``add_column`` does not create the type of an ``sa.Enum`` column (only
-    ``create_table`` does), so a revision that adds one fails with ``type ... does not
-    exist``; it is rendered as plain SQLAlchemy (``sa.Enum(...).create(op.get_bind(),
-    checkfirst=True)``), so the revision needs nothing of lumiku-ops to run.
-    """
-
-    def __init__(
-        self, name: str, values: list[str], schema: str | None, *, drop: bool = False
-    ) -> None:
-        self.name, self.values, self.schema, self.drop = name, values, schema, drop
-
-    def reverse(self) -> EnumTypeOp:
-        return EnumTypeOp(self.name, self.values, self.schema, drop=not self.drop)
-
-
-@renderers.dispatch_for(EnumTypeOp)
-def _render_enum_type(autogen_context: Any, op: EnumTypeOp) -> str:
-    # ``sa`` as Alembic's own rendering uses it: every revision template imports it.
-    arguments = [repr(value) for value in op.values] + [f"name={op.name!r}"]
-    if op.schema:
-        arguments.append(f"schema={op.schema!r}")
-    action = "drop" if op.drop else "create"
-    return f"sa.Enum({', '.join(arguments)}).{action}(op.get_bind(), checkfirst=True)"
-
-
-def _enum_of(type_: Any) -> Enum | None:
-    """The native, named enum type behind a column type (a decorator's, an array's)."""
-    for _ in range(4):
-        if isinstance(type_, TypeDecorator):
-            type_ = type_.impl
-        elif isinstance(type_, ARRAY):
-            type_ = type_.item_type
-        else:
-            break
-    if isinstance(type_, Enum) and type_.native_enum and type_.name:
-        return type_
-    return None
-
-
-def _new_column_type(op: ops.MigrateOperation) -> Any:
-    if isinstance(op, ops.AddColumnOp):
-        return op.column.type
-    if isinstance(op, ops.AlterColumnOp):
-        return op.modify_type
-    return None
-
-
-def _create_enum_types(container: ops.OpContainer, exists: Any, seen: set[tuple[Any, str]]) -> None:
-    """Before each column that needs an enum type the database lacks (``exists``: the
-    head's check), the op that creates it; once per type. A table created here creates its
-    own types (Alembic's ``create_table`` does)."""
-    kept: list[ops.MigrateOperation] = []
-    for op in container.ops:
-        if isinstance(op, ops.OpContainer):
-            _create_enum_types(op, exists, seen)
-        elif isinstance(op, ops.CreateTableOp):
-            for column in op.columns:
-                enum = _enum_of(getattr(column, "type", None))
-                if enum is not None and enum.name:
-                    seen.add((enum.schema, str(enum.name)))
-        else:
-            enum = _enum_of(_new_column_type(op))
-            if enum is not None and enum.name:
-                key = (enum.schema, str(enum.name))
-                if key not in seen and not exists(enum.schema, str(enum.name)):
-                    kept.append(EnumTypeOp(key[1], list(enum.enums), enum.schema))
-                seen.add(key)
-        kept.append(op)
-    container.ops = kept
-
-
-def _enum_exists(connection: Any) -> Any:
-    def exists(schema: str | None, name: str) -> bool:
-        parts = [name] if schema is None else [schema, name]
-        quoted = ".".join('"' + part.replace('"', '""') + '"' for part in parts)
-        found = connection.execute(text("SELECT to_regtype(:n)"), {"n": quoted}).scalar()
-        return found is not None
-
-    return exists
-
-
-def _not_null_without_default(container: ops.OpContainer) -> list[str]:
-    """Columns added NOT NULL with no server default: fine on an empty table, an error on
-    one with rows (PostgreSQL has nothing to fill them with)."""
-    found: list[str] = []
-    for op in container.ops:
-        if isinstance(op, ops.OpContainer):
-            found.extend(_not_null_without_default(op))
-        elif (
-            isinstance(op, ops.AddColumnOp)
-            and not op.column.nullable
-            and op.column.server_default is None
-            and not op.column.primary_key
-        ):
-            found.append(
-                f"column `{op.table_name}.{op.column.name}` is added NOT NULL without a server "
-                "default: on a table with rows it fails; give it a server_default in the "
-                "models, or add it nullable and fill it first"
-            )
-    return found
 
 
 def _refuse_models_missing_tables(
@@ -590,14 +206,14 @@ def create_alembic(
             return
         # What PostgreSQL refuses first: the drop that pairs with a refused create (mlflow's
         # index on no column) is a plain drop then, not a "change" by drop and re-create.
-        warnings.extend(_leave_out_refused(script.upgrade_ops, refused))
-        _filter(script.upgrade_ops, allow_destructive, skipped)
+        warnings.extend(leave_out_refused(script.upgrade_ops, refused))
+        leave_out_destructive(script.upgrade_ops, allow_destructive, skipped)
         if script.upgrade_ops.is_empty():
             empty.append(True)
             directives[:] = []  # write no file
             return
-        _create_enum_types(script.upgrade_ops, _enum_exists(context.connection), set())
-        warnings.extend(_not_null_without_default(script.upgrade_ops))
+        create_enum_types(script.upgrade_ops, enum_exists(context.connection), set())
+        warnings.extend(not_null_without_default(script.upgrade_ops))
         script.downgrade_ops = script.upgrade_ops.reverse()
 
     with shadow_database(shadow_url) as connection:

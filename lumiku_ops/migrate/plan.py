@@ -23,7 +23,8 @@ from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import read_only_connection, read_recorded_revision
 from lumiku_ops.durations import postgres_interval
 from lumiku_ops.errors import DatabaseUnreachableError, LumikuOpsError, database_reason
-from lumiku_ops.migrate.runner import offline_sql, script_directory
+from lumiku_ops.migrate.runner import offline_sql
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.segments import split_into_segments
 from lumiku_ops.project import Project
 from lumiku_ops.redaction import mask_url
@@ -223,7 +224,7 @@ def widening_judge(catalog: Mapping[str, Any], sql: str) -> Callable[[str], bool
     """Whether a planned ``ALTER COLUMN ... TYPE`` statement only widens the column, judged
     from the column's type in ``catalog`` (the database's revision) as ``migrate create``
     judges it. A column whose type the plan changes more than once is never judged."""
-    from lumiku_ops.migrate.create import widens
+    from lumiku_ops.migrate.types import widens
 
     changed: dict[tuple[str, str], int] = {}
     for match in map(_ALTER_TYPE.search, re.split(r"(?<=;)\s+", " ".join(sql.split()))):

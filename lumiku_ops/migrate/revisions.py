@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic.script import Script, ScriptDirectory
 
-from lumiku_ops.migrate.runner import script_directory
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.project import Project
 
 

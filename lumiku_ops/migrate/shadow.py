@@ -31,7 +31,9 @@ from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions, required_extensions
-from lumiku_ops.project import Project, describe_exit
+from lumiku_ops.migrate.scripts import script_directory, version_locations
+from lumiku_ops.project import Project
+from lumiku_ops.project_code import describe_exit
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, user_cache_dir
 
@@ -193,7 +195,7 @@ def history_keys(project: Project, revisions: list[RevisionInfo]) -> list[str]:
     baseline = _baseline_file(project)
     if baseline is not None:
         shared.update(baseline.read_bytes())
-    folders = [project.migrations_dir, *runner.version_locations(project)]
+    folders = [project.migrations_dir, *version_locations(project)]
     for folder in folders:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             if path.resolve() in own or "__pycache__" in path.parts:
@@ -251,7 +253,7 @@ def replay_migrations(
         ShadowReplayError: a revision fails on an empty database (the message names the
             revision, and for a missing extension the extension and the ``shadow_url`` fix).
     """
-    scripts = runner.script_directory(project)
+    scripts = script_directory(project)
     revisions = list_revisions(scripts)
     order = [info.revision for info in revisions]
     keys = history_keys(project, revisions)

@@ -21,6 +21,7 @@ from lumiku_ops.durations import postgres_interval
 from lumiku_ops.errors import MigrationError, database_reason, sqlstate
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.audit import write_audit
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.segments import Segment, describe_script
 from lumiku_ops.settings import Settings
 
@@ -215,7 +216,7 @@ class RangeRun:
     def _dry_run_refusal(self, segments: list[Segment]) -> MigrationError:
         project, action = self.settings.project, self.result.action
         index = next(i for i, segment in enumerate(segments) if segment.autocommit)
-        script = runner.script_directory(project).get_revision(segments[index].revisions[0])
+        script = script_directory(project).get_revision(segments[index].revisions[0])
         flag = "--target" if action == "apply" else "--to"
         shorter = (
             f", or dry-run the range before it with {flag} {segments[index - 1].destination}"

@@ -32,13 +32,9 @@ from lumiku_ops.migrate.apply import ApplyResult
 from lumiku_ops.migrate.confirm import require_confirmation
 from lumiku_ops.migrate.lock import acquire_migration_lock, release_migration_lock
 from lumiku_ops.migrate.transactions import audit, describe_changes, explain, roll_back
-from lumiku_ops.prisma.migrations import (
-    PRISMA_ADVISORY_LOCK_KEY,
-    PrismaMigration,
-    apply_migration,
-    record_failure,
-    state,
-)
+from lumiku_ops.prisma.migrations import PrismaMigration
+from lumiku_ops.prisma.records import state
+from lumiku_ops.prisma.rows import PRISMA_ADVISORY_LOCK_KEY, apply_migration, record_failure
 from lumiku_ops.redaction import mask_url, url_secrets
 from lumiku_ops.settings import Settings
 

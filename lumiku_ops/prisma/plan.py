@@ -18,7 +18,8 @@ from lumiku_ops.errors import DatabaseUnreachableError, MigrationError, database
 from lumiku_ops.history import history_for
 from lumiku_ops.history.prisma import PrismaHistory
 from lumiku_ops.migrate.plan import MigrationPlan
-from lumiku_ops.prisma.migrations import CREATE_TABLE, TABLE, PrismaMigration
+from lumiku_ops.prisma.migrations import PrismaMigration
+from lumiku_ops.prisma.records import CREATE_TABLE, TABLE
 from lumiku_ops.redaction import mask_url
 from lumiku_ops.settings import Settings
 

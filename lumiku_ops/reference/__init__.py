@@ -12,7 +12,7 @@ import importlib.util
 from pathlib import Path
 
 from lumiku_ops.errors import ConfigError
-from lumiku_ops.project import prepend_to_sys_path
+from lumiku_ops.project_code import prepend_to_sys_path
 
 
 def require_reference(project_dir: Path) -> None:

@@ -14,15 +14,14 @@ committed 0002. ``prisma``: the seeds' own stack, ``examples/prisma_seeds`` (a
 the database at that history's head (applied by lumiku-ops's Prisma apply, which writes
 ``_prisma_migrations``), the runbooks on a copy of the whole project folder, and the created
 ``migration.sql`` compared with the seeds' expected SQL (``expected/`` in the example).
+Each stack's part is in :mod:`lumiku_ops.reference.demo_replay` (the Alembic one and what
+both do) and :mod:`lumiku_ops.reference.demo_prisma`; this module runs the replay.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,17 +29,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lumiku_ops.db.catalog import TableCatalog
-from lumiku_ops.db.compare import compare_catalogs
 from lumiku_ops.db.embedded import start_embedded
 from lumiku_ops.errors import ConfigError, LumikuOpsError
 from lumiku_ops.incident.report import write_incident_report
-from lumiku_ops.migrate.revisions import copy_migrations
-from lumiku_ops.migrate.runner import upgrade_database
-from lumiku_ops.migrate.shadow import replay_migrations
-from lumiku_ops.project import Project, load_project
+from lumiku_ops.project import Project
 from lumiku_ops.redaction import redact
 from lumiku_ops.reference.accounts import ensure_account, issue_token
+from lumiku_ops.reference.demo_prisma import PrismaReplay, prisma_example, require_prisma_engine
+from lumiku_ops.reference.demo_replay import (
+    DEMO_DATABASE,
+    MIGRATION_MESSAGE,
+    MISSING_REVISION,
+    AlembicReplay,
+    Replay,
+)
 from lumiku_ops.reference.index_page import write_index
 from lumiku_ops.reference.secrets import resolve_jwt_secret
 from lumiku_ops.reference.service_process import start_service_process
@@ -48,15 +50,8 @@ from lumiku_ops.runbooks.run import RunbookRun, run_runbook
 from lumiku_ops.settings import Settings
 from lumiku_ops.verify.endpoints import probe
 
-DEMO_DATABASE = "lumiku_demo"
 DEMO_CREDITS = 1092  # the balance the seed's debug report saw
-MISSING_REVISION = "0002"
-MIGRATION_MESSAGE = "add_background_remover_models"
 STACKS = ("alembic", "prisma")
-# The seeds' own stack, in the checkout: a Prisma project without the Background Remover's
-# migration, and the SQL the seeds expect that migration to hold.
-PRISMA_EXAMPLE = Path("examples") / "prisma_seeds"
-PRISMA_EXPECTED = Path("expected") / f"{MIGRATION_MESSAGE}.sql"
 # What each stack's created migration is compared with, as the reports say it.
 COMPARED_WITH = {
     "alembic": f"the committed revision {MISSING_REVISION}",
@@ -141,156 +136,6 @@ def _statuses(project: Project, api_url: str, token: str) -> dict[str, int | Non
     }
 
 
-def prisma_example(settings: Settings) -> Path:
-    """The seeds' Prisma project in the checkout (``examples/prisma_seeds``).
-
-    Raises:
-        ConfigError: the checkout does not have it.
-    """
-    folder = settings.project_dir / PRISMA_EXAMPLE
-    if not (folder / "lumiku-ops.toml").is_file() or not (folder / PRISMA_EXPECTED).is_file():
-        raise ConfigError(
-            f"the Prisma demo's project is not in {folder}: run `lumiku-ops demo --stack "
-            "prisma` from a checkout of the lumiku-ops repository (or set LUMIKU_PROJECT to one)"
-        )
-    return folder
-
-
-class _Replay(ABC):
-    """One stack's part of the replay: the database before, the scratch history the runbooks
-    work on, and the equivalence check afterwards. ``settings`` point at the database."""
-
-    project: Project
-    settings: Settings
-    environment: dict[str, str]
-    scratch_note: str
-
-    @abstractmethod
-    def prepare_database(self, say: Callable[[str], None]) -> None:
-        """Put the database in the pre-incident state."""
-
-    @abstractmethod
-    def make_scratch(self, report_dir: Path) -> None:
-        """The copy of the history without the missing migration, and its environment."""
-
-    @abstractmethod
-    def differences(self) -> list[str]:
-        """How the created migration differs from what it stands for (empty: equivalent)."""
-
-
-class _AlembicReplay(_Replay):
-    """The reference's own history: 0001 applied, 0002 missing from the copy."""
-
-    def __init__(self, settings: Settings, url: str) -> None:
-        self.project = settings.project
-        self.settings = settings
-        self.url = url
-
-    def prepare_database(self, say: Callable[[str], None]) -> None:
-        upgrade_database(self.url, self.project, "0001")
-        say(f"database: embedded PostgreSQL, '{DEMO_DATABASE}' at revision 0001 (pre-incident)")
-
-    def make_scratch(self, report_dir: Path) -> None:
-        self.scratch = copy_migrations(
-            self.project, report_dir / "migrations", without=[MISSING_REVISION]
-        )
-        self.scratch_note = f"migrations: scratch copy without {MISSING_REVISION} at {self.scratch}"
-        self.environment = {
-            "DATABASE_URL": self.url,
-            "LUMIKU_MIGRATIONS_DIR": str(self.scratch),
-            "LUMIKU_PROJECT": str(self.project.root),
-        }
-
-    def differences(self) -> list[str]:
-        cache = self.settings.cache_dir
-        ours = replay_migrations(
-            replace(self.project, migrations_dir=self.scratch), cache_dir=cache
-        )
-        committed = replay_migrations(self.project, cache_dir=cache)
-        return [d.summary() for d in compare_catalogs(committed.head_catalog, ours.head_catalog)]
-
-
-class _PrismaReplay(_Replay):
-    """The seeds' Prisma project: its whole history applied, as a deploy leaves it; the
-    runbooks on a copy of the project folder, into which 02 writes the new migration."""
-
-    def __init__(self, settings: Settings, url: str, example: Path) -> None:
-        self.example = example
-        self.project = load_project(example)
-        # Scratch databases go to the demo's own server, whatever folder the project is in.
-        self.data_dir = settings.lumiku_dir / "pgdata"
-        self.settings = replace(
-            settings,
-            database_url=url,
-            project_dir=example,
-            migrations_override=None,
-            data_dir=self.data_dir,
-        )
-        self.url = url
-
-    def prepare_database(self, say: Callable[[str], None]) -> None:
-        from lumiku_ops.migrate.apply import apply_migrations
-
-        applied = apply_migrations(self.settings, dry_run=False, confirm=True)
-        say(
-            f"database: embedded PostgreSQL, '{DEMO_DATABASE}' at {applied.to_revision} "
-            f"(the committed Prisma head: {len(applied.revisions)} migrations applied and "
-            "recorded in _prisma_migrations)"
-        )
-
-    def make_scratch(self, report_dir: Path) -> None:
-        self.scratch = Path(
-            shutil.copytree(
-                self.example,
-                report_dir / "project",
-                ignore=shutil.ignore_patterns(".lumiku", "__pycache__"),
-            )
-        )
-        self.scratch_settings = replace(self.settings, project_dir=self.scratch)
-        migrations = self.scratch_settings.project.migrations_dir
-        self.scratch_note = f"project: scratch copy of {self.example} at {self.scratch}"
-        self.environment = {
-            "DATABASE_URL": self.url,
-            "LUMIKU_MIGRATIONS_DIR": str(migrations),
-            "LUMIKU_PROJECT": str(self.scratch),
-            "LUMIKU_DATA_DIR": str(self.data_dir),
-        }
-
-    def differences(self) -> list[str]:
-        """The scratch history (with the created migration) against the committed history
-        with the seeds' expected SQL in its place: every model table's columns, indexes and
-        constraints, by name, both replayed the same way."""
-        from lumiku_ops.history.prisma import PrismaHistory
-        from lumiku_ops.prisma.migrations import list_migrations
-
-        ours_history = PrismaHistory(self.scratch_settings)
-        committed = {m.name for m in list_migrations(self.project.migrations_dir)}
-        new = [m.name for m in ours_history.migrations if m.name not in committed]
-        if len(new) != 1:
-            return [f"expected one created migration, found {len(new)}: {', '.join(new)}"]
-        created = new[0]
-        ours: TableCatalog = ours_history.replay.head_catalog
-        with tempfile.TemporaryDirectory(prefix="lumiku-expected-") as folder:
-            expected_dir = Path(folder) / "migrations"
-            shutil.copytree(self.project.migrations_dir, expected_dir)
-            (expected_dir / created).mkdir()
-            shutil.copyfile(
-                self.example / PRISMA_EXPECTED, expected_dir / created / "migration.sql"
-            )
-            expected_settings = replace(self.scratch_settings, migrations_override=expected_dir)
-            expected = PrismaHistory(expected_settings).replay.head_catalog
-        return [d.summary() for d in compare_catalogs(expected, ours)]
-
-
-def _require_prisma_engine(say: Callable[[str], None]) -> None:
-    """Node.js 20+ and Prisma's engine, before anything is created (installs it once)."""
-    from lumiku_ops.prisma.engine import find_node, install_engine
-
-    find_node()  # one `error:` line saying what to install, before anything else
-    home = install_engine()
-    say(f"engine:   Prisma's schema engine at {home}")
-
-
 def run_demo(
     settings: Settings,
     *,
@@ -313,7 +158,7 @@ def run_demo(
     example = prisma_example(settings) if stack == "prisma" else None
     if example is not None:
         mark = time.perf_counter()
-        _require_prisma_engine(say)
+        require_prisma_engine(say)
         started_engine = time.perf_counter() - mark
     # Absolute: the runbooks' kernels run in the project folder, not in this one.
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -327,8 +172,8 @@ def run_demo(
     embedded.drop_database(DEMO_DATABASE)
     embedded.create_database(DEMO_DATABASE)
     url = embedded.url(DEMO_DATABASE)
-    replay: _Replay = (
-        _AlembicReplay(settings, url) if example is None else _PrismaReplay(settings, url, example)
+    replay: Replay = (
+        AlembicReplay(settings, url) if example is None else PrismaReplay(settings, url, example)
     )
     project = replay.project
     replay.prepare_database(say)

@@ -23,7 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lumiku_ops.errors import CheckFailedError, ConfigError
-from lumiku_ops.project import STANDALONE, Project
+from lumiku_ops.project import Project
+from lumiku_ops.project_config import STANDALONE
 from lumiku_ops.redaction import redact
 from lumiku_ops.settings import Settings
 from lumiku_ops.verify.probe import DEFAULT_TIMEOUT_S, Exchange, probe

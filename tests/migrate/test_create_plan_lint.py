@@ -164,7 +164,7 @@ def test_a_failed_create_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monk
 def test_an_unnamed_constraint_gets_the_name_postgresql_gives_it() -> None:
     from alembic.operations import ops
 
-    from lumiku_ops.migrate.create import _filter
+    from lumiku_ops.migrate.operations import leave_out_destructive
 
     upgrade = ops.UpgradeOps(
         ops=[
@@ -173,7 +173,7 @@ def test_an_unnamed_constraint_gets_the_name_postgresql_gives_it() -> None:
         ]
     )
     skipped: list[str] = []
-    _filter(upgrade, False, skipped)
+    leave_out_destructive(upgrade, False, skipped)
     names = [op.constraint_name for op in upgrade.ops]
     assert names == ["orders_user_id_fkey", "orders_code_shop_key"]
     downgrade = upgrade.reverse()
@@ -186,7 +186,7 @@ def test_an_unnamed_constraint_gets_the_name_postgresql_gives_it() -> None:
 def test_drops_inside_a_tables_operations_are_left_out() -> None:
     from alembic.operations import ops
 
-    from lumiku_ops.migrate.create import _filter
+    from lumiku_ops.migrate.operations import leave_out_destructive
 
     upgrade = ops.UpgradeOps(
         ops=[
@@ -204,7 +204,7 @@ def test_drops_inside_a_tables_operations_are_left_out() -> None:
         ]
     )
     skipped: list[str] = []
-    _filter(upgrade, False, skipped)
+    leave_out_destructive(upgrade, False, skipped)
     (table,) = upgrade.ops
     assert isinstance(table, ops.ModifyTableOps)
     assert [type(op).__name__ for op in table.ops] == ["AddColumnOp"]
@@ -220,7 +220,7 @@ def test_an_index_or_constraint_alembic_changes_by_drop_and_create_is_left_out()
     definition. Both halves are left out and named, unless destructive changes are allowed."""
     from alembic.operations import ops
 
-    from lumiku_ops.migrate.create import _filter
+    from lumiku_ops.migrate.operations import leave_out_destructive
 
     def operations() -> ops.UpgradeOps:
         return ops.UpgradeOps(
@@ -239,7 +239,7 @@ def test_an_index_or_constraint_alembic_changes_by_drop_and_create_is_left_out()
         )
 
     upgrade, skipped = operations(), []
-    _filter(upgrade, False, skipped)
+    leave_out_destructive(upgrade, False, skipped)
     (table,) = upgrade.ops
     assert isinstance(table, ops.ModifyTableOps)
     assert [getattr(op, "index_name", None) for op in table.ops] == ["ix_orders_shop"]
@@ -249,7 +249,7 @@ def test_an_index_or_constraint_alembic_changes_by_drop_and_create_is_left_out()
     ]
 
     allowed, skipped = operations(), []
-    _filter(allowed, True, skipped)
+    leave_out_destructive(allowed, True, skipped)
     assert len(allowed.ops[0].ops) == 5 and skipped == []  # type: ignore[attr-defined]
 
 
@@ -257,7 +257,7 @@ def test_a_plugins_drops_and_lost_enum_values_are_left_out() -> None:
     """Operations of Alembic plugins (alembic_postgresql_enum's, say), judged by shape."""
     from alembic.operations import ops
 
-    from lumiku_ops.migrate.create import _filter
+    from lumiku_ops.migrate.operations import leave_out_destructive
 
     class DropEnumOp(ops.MigrateOperation):
         def __init__(self, name: str) -> None:
@@ -275,13 +275,13 @@ def test_a_plugins_drops_and_lost_enum_values_are_left_out() -> None:
         ]
     )
     skipped: list[str] = []
-    _filter(upgrade, False, skipped)
+    leave_out_destructive(upgrade, False, skipped)
     assert [op.name for op in upgrade.ops] == ["level"]  # type: ignore[attr-defined]
     assert skipped == ["drop enum `status`", "remove 'b' from `kind`"]
 
 
 def test_a_long_unnamed_constraint_is_cut_as_postgresql_cuts_it() -> None:
-    from lumiku_ops.migrate.create import _pg_name
+    from lumiku_ops.migrate.operations import _pg_name
 
     # PostgreSQL (15, checked) names `ALTER TABLE <this table> ADD UNIQUE (some_column_name,
     # other_column)` exactly so: the longer part is cut, the suffix kept.
@@ -296,7 +296,7 @@ def test_an_enum_column_added_to_a_table_creates_its_type_first_and_drops_it_las
     from alembic.autogenerate import render_python_code
     from alembic.operations import ops
 
-    from lumiku_ops.migrate.create import _create_enum_types
+    from lumiku_ops.migrate.operations import create_enum_types
 
     def operations() -> ops.UpgradeOps:
         kind = sa.Enum("FINITE", "INF_POS", name="valuekind")
@@ -313,7 +313,7 @@ def test_an_enum_column_added_to_a_table_creates_its_type_first_and_drops_it_las
         )
 
     upgrade = operations()
-    _create_enum_types(upgrade, lambda schema, name: False, set())
+    create_enum_types(upgrade, lambda schema, name: False, set())
     create = "sa.Enum('FINITE', 'INF_POS', name='valuekind').create(op.get_bind(), checkfirst=True)"
     code = render_python_code(upgrade)
     assert code.count(create) == 1 and code.index(create) < code.index("op.add_column")
@@ -322,7 +322,7 @@ def test_an_enum_column_added_to_a_table_creates_its_type_first_and_drops_it_las
     assert downgrade.count(drop) == 1 and downgrade.rindex("op.drop_column") < downgrade.index(drop)
 
     present = operations()  # the type exists at the head already
-    _create_enum_types(present, lambda schema, name: name == "valuekind", set())
+    create_enum_types(present, lambda schema, name: name == "valuekind", set())
     assert ".create(" not in render_python_code(present)
 
     with_table = operations()  # a table created first creates the type itself
@@ -330,14 +330,14 @@ def test_an_enum_column_added_to_a_table_creates_its_type_first_and_drops_it_las
         "runs", [sa.Column("kind", sa.Enum("FINITE", "INF_POS", name="valuekind"))]
     )
     with_table.ops.insert(0, table)
-    _create_enum_types(with_table, lambda schema, name: False, set())
+    create_enum_types(with_table, lambda schema, name: False, set())
     assert ".create(" not in render_python_code(with_table)
 
 
 def test_a_not_null_column_without_a_server_default_is_a_warning() -> None:
     from alembic.operations import ops
 
-    from lumiku_ops.migrate.create import _not_null_without_default
+    from lumiku_ops.migrate.operations import not_null_without_default
 
     upgrade = ops.UpgradeOps(
         ops=[
@@ -353,7 +353,7 @@ def test_a_not_null_column_without_a_server_default_is_a_warning() -> None:
             )
         ]
     )
-    (warning,) = _not_null_without_default(upgrade)
+    (warning,) = not_null_without_default(upgrade)
     assert warning.startswith("column `orders.note` is added NOT NULL without a server default")
 
 
@@ -418,7 +418,7 @@ NARROWING = [
 
 @pytest.mark.parametrize(("database", "models"), WIDENING, ids=repr)
 def test_a_type_change_that_keeps_every_value_widens(database: object, models: object) -> None:
-    from lumiku_ops.migrate.create import widens
+    from lumiku_ops.migrate.types import widens
 
     assert widens(database, models)
 
@@ -427,7 +427,7 @@ def test_a_type_change_that_keeps_every_value_widens(database: object, models: o
 def test_a_type_change_that_can_lose_or_reject_a_value_narrows(
     database: object, models: object
 ) -> None:
-    from lumiku_ops.migrate.create import widens
+    from lumiku_ops.migrate.types import widens
 
     assert not widens(database, models)
 
@@ -435,7 +435,7 @@ def test_a_type_change_that_can_lose_or_reject_a_value_narrows(
 def test_a_widening_type_change_is_written_and_a_narrowing_one_left_out() -> None:
     from alembic.operations import ops
 
-    from lumiku_ops.migrate.create import _filter
+    from lumiku_ops.migrate.operations import leave_out_destructive
 
     def alter(
         column: str, database: sa.types.TypeEngine[object], models: object
@@ -449,6 +449,6 @@ def test_a_widening_type_change_is_written_and_a_narrowing_one_left_out() -> Non
         ]
     )
     skipped: list[str] = []
-    _filter(upgrade, False, skipped)
+    leave_out_destructive(upgrade, False, skipped)
     assert [op.column_name for op in upgrade.ops] == ["status"]  # type: ignore[attr-defined]
     assert skipped == ["change the type of column `runs.name` from VARCHAR(50) to VARCHAR(20)"]

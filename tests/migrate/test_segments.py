@@ -11,6 +11,7 @@ from sqlalchemy import text
 from lumiku_ops.db.catalog import snapshot
 from lumiku_ops.errors import MigrationError
 from lumiku_ops.migrate import runner
+from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.segments import split_into_segments
 from lumiku_ops.migrate.shadow import replay_migrations
 from tests.utils.cli import lumiku
@@ -67,7 +68,7 @@ def migrate(url: str, migrations: Path, *args: str) -> tuple[int, str, str]:
 
 
 def test_segments_cut_at_each_autocommit_revision(tmp_path: Path) -> None:
-    scripts = runner.script_directory(with_migrations(history(tmp_path)))
+    scripts = script_directory(with_migrations(history(tmp_path)))
     up = split_into_segments(scripts, ["0001", "0002", "0003", "0004"], "0004")
     assert [(s.revisions, s.destination, s.autocommit) for s in up] == [
         (("0001", "0002"), "0002", False),

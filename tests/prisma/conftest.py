@@ -73,6 +73,6 @@ def prisma_engine() -> Path:
     """The installed engine's folder; the tests that need it skip where Node.js is absent."""
     if shutil.which("node") is None:
         pytest.skip("Node.js is not installed: Prisma's schema engine cannot run here")
-    from lumiku_ops.prisma.engine import install_engine
+    from lumiku_ops.prisma.install import install_engine
 
     return install_engine()

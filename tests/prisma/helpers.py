@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, pool
 
-from lumiku_ops.prisma.migrations import PrismaMigration, apply_migration, list_migrations
+from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations
+from lumiku_ops.prisma.rows import apply_migration
 
 TESTS = Path(__file__).resolve().parent.parent
 PROJECT = TESTS.parent / "examples" / "prisma_seeds"

@@ -8,7 +8,7 @@ from sqlalchemy.engine import make_url
 
 from lumiku_ops.errors import MigrationLockedError
 from lumiku_ops.migrate.apply import apply_migrations
-from lumiku_ops.prisma.migrations import PRISMA_ADVISORY_LOCK_KEY
+from lumiku_ops.prisma.rows import PRISMA_ADVISORY_LOCK_KEY
 from lumiku_ops.settings import load_settings
 from tests.prisma.helpers import PROJECT, connection_to
 

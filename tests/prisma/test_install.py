@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from lumiku_ops.errors import PrismaEngineError
-from lumiku_ops.prisma import engine
-from lumiku_ops.prisma.engine import MARKER, engine_home, install_engine, lock_digest
+from lumiku_ops.prisma import install
+from lumiku_ops.prisma.install import MARKER, engine_home, install_engine, lock_digest
 from tests.utils.cli import REPO_ROOT, as_json, lumiku
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 
 
 def test_the_pins_are_exact_and_every_package_has_an_integrity_hash() -> None:
-    manifest = json.loads(engine.MANIFEST.read_text())
-    lock = json.loads(engine.LOCKFILE.read_text())
+    manifest = json.loads(install.MANIFEST.read_text())
+    lock = json.loads(install.LOCKFILE.read_text())
     assert lock["lockfileVersion"] == 3
     assert lock["packages"][""]["dependencies"] == manifest["dependencies"]
     for name, version in manifest["dependencies"].items():
@@ -34,7 +34,7 @@ def test_the_driver_and_the_pins_ship_in_the_wheel() -> None:
     config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     shipped = config["tool"]["setuptools"]["package-data"]["lumiku_ops.prisma"]
     assert sorted(shipped) == ["engine.mjs", "package-lock.json", "package.json"]
-    assert all((engine.PACKAGE_DIR / name).is_file() for name in shipped)
+    assert all((install.PACKAGE_DIR / name).is_file() for name in shipped)
 
 
 def test_each_pin_has_its_own_folder(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_install_reports_where_and_which_version(prisma_engine: Path) -> None:
     data = as_json(result)
     assert data["source"] == "present"  # the session's install
     assert Path(data["path"]) == prisma_engine
-    pins = json.loads(engine.MANIFEST.read_text())["dependencies"]
+    pins = json.loads(install.MANIFEST.read_text())["dependencies"]
     assert data["packages"] == pins
     assert pins["@prisma/schema-engine-wasm"].endswith(data["engine"])
     text = lumiku("prisma", "install")
@@ -99,7 +99,7 @@ def test_a_folder_without_the_marker_is_not_an_install_and_is_replaced(
     def copy_install(node: Path, folder: Path, *, timeout: float) -> None:
         shutil.copytree(prisma_engine / "node_modules", folder / "node_modules")
 
-    monkeypatch.setattr(engine, "_npm_ci", copy_install)
+    monkeypatch.setattr(install, "_npm_ci", copy_install)
     home = engine_home(tmp_path)
     (home / "node_modules").mkdir(parents=True)
     (home / "node_modules" / "half-copied").write_text("")

@@ -14,16 +14,9 @@ from sqlalchemy import text
 
 from lumiku_ops.db.catalog import ColumnInfo, read_tables
 from lumiku_ops.errors import MigrationError, PrismaMigrationFailedError, PrismaMigrationsError
-from lumiku_ops.prisma.migrations import (
-    TABLE,
-    apply_migration,
-    checksum,
-    checksum_matches,
-    list_migrations,
-    record_failure,
-    state,
-    transaction_control,
-)
+from lumiku_ops.prisma.migrations import checksum, checksum_matches, list_migrations
+from lumiku_ops.prisma.records import TABLE, state
+from lumiku_ops.prisma.rows import apply_migration, record_failure, transaction_control
 from tests.prisma.helpers import (
     MIGRATIONS,
     SEED_MIGRATION_NAMES,

@@ -19,7 +19,9 @@ import pytest
 from sqlalchemy import Connection, text
 
 from lumiku_ops.db.catalog import ColumnInfo, read_tables
-from lumiku_ops.prisma.migrations import list_migrations, state, transaction_control
+from lumiku_ops.prisma.migrations import list_migrations
+from lumiku_ops.prisma.records import state
+from lumiku_ops.prisma.rows import transaction_control
 from tests.conftest import JWT_SECRET
 from tests.prisma.helpers import (
     BACKGROUND_REMOVER_TABLES,

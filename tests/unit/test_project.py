@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lumiku_ops.errors import ConfigError
-from lumiku_ops.migrate import runner
+from lumiku_ops.migrate import runner, scripts
 from lumiku_ops.project import load_project, resolve_location
 from lumiku_ops.settings import load_settings
 
@@ -191,7 +191,7 @@ def test_revisions_in_version_locations_are_found_however_named(
     )
     monkeypatch.chdir(tmp_path)  # neither the project root nor the package's folder
     project = load_project(root)
-    assert runner.version_locations(project) == [root / package / "db" / "postgresql"]
+    assert scripts.version_locations(project) == [root / package / "db" / "postgresql"]
     sql = runner.offline_sql(project, "head")
     # Both revisions ran, with the -x argument and a parseable sqlalchemy.url.
     assert "CREATE SCHEMA acme_a1  -- postgresql" in sql
@@ -213,7 +213,7 @@ def test_an_empty_history_is_an_error_naming_where_it_looked(tmp_path: Path) -> 
     )
     (root / package / "db" / "versions").mkdir()
     with pytest.raises(ConfigError, match="the history is empty.*version_locations"):
-        runner.script_directory(load_project(root))
+        scripts.script_directory(load_project(root))
 
 
 def test_a_revision_that_fails_to_import_is_named(tmp_path: Path) -> None:
@@ -223,7 +223,7 @@ def test_a_revision_that_fails_to_import_is_named(tmp_path: Path) -> None:
         extra="import not_installed_anywhere  # noqa\n",
     )
     with pytest.raises(ConfigError) as caught:
-        runner.script_directory(load_project(root))
+        scripts.script_directory(load_project(root))
     message = str(caught.value)
     assert "a1_step.py fails to load" in message and "not_installed_anywhere" in message
     assert "\n" not in message
@@ -235,13 +235,13 @@ def test_the_history_is_loaded_once_until_a_revision_file_changes(tmp_path: Path
         '[tool.lumiku-ops]\nmetadata = "{package}.models:metadata"\nmigrations = "{migrations}"\n',
     )
     project = load_project(root)
-    first = runner.script_directory(project)
-    assert runner.script_directory(project) is first  # revision files imported once
+    first = scripts.script_directory(project)
+    assert scripts.script_directory(project) is first  # revision files imported once
     versions = root / package / "db" / "versions"
     (versions / "c3_step.py").write_text(
         REVISION.format(message="c3", rev="c3", down="b2", extra="")
     )
-    again = runner.script_directory(project)
+    again = scripts.script_directory(project)
     assert again is not first and again.get_current_head() == "c3"
 
 
