@@ -13,10 +13,11 @@ import hashlib
 import json
 import re
 from collections.abc import Collection
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy import Connection, MetaData, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError
 
 from lumiku_ops.db.catalog import read_model_tables
@@ -31,7 +32,7 @@ from lumiku_ops.history.base import History, Recorded
 from lumiku_ops.migrate.comparison import compare_models
 from lumiku_ops.migrate.differences import Difference
 from lumiku_ops.migrate.revisions import RevisionInfo
-from lumiku_ops.migrate.shadow import MigrationReplay, ModelsCatalog
+from lumiku_ops.migrate.shadow import MigrationReplay, ModelsCatalog, _replay_failure
 from lumiku_ops.prisma import engine
 from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations
 from lumiku_ops.prisma.models import prisma_models, schema_of
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from lumiku_ops.migrate.apply import ApplyResult
     from lumiku_ops.migrate.create import MigrationCreated
     from lumiku_ops.migrate.plan import MigrationPlan
+
+# Alembic's differences Prisma's engine never makes: it has no comments.
+_NOT_PRISMA = frozenset({"modify_comment", "add_table_comment", "remove_table_comment"})
 
 # Bump when what a cached replay point holds changes.
 _CACHE_FORMAT = "prisma-replay-1"
@@ -145,6 +149,10 @@ class PrismaHistory(History):
                         migration.sql, execution_options={"no_parameters": True}
                     )
         except DBAPIError as exc:
+            failure = _replay_failure(migration.name, exc, self.shadow_url)
+            if "needs the extension" in str(failure):
+                # It names the extension and the shadow_url fix.
+                raise ShadowReplayError(str(failure).replace("revision", "migration", 1)) from None
             raise ShadowReplayError(
                 f"migration {migration.name} ({migration.path}) fails on an empty database: "
                 f"{database_reason(exc, [self.shadow_url])}"
@@ -156,6 +164,20 @@ class PrismaHistory(History):
     def _models(self) -> ModelsCatalog:
         built = prisma_models(self.project, self.shadow_url)
         return ModelsCatalog(built.catalog, [])
+
+    def _compare(
+        self,
+        connection: Connection,
+        metadata: MetaData | None = None,
+        *,
+        tables: Collection[str] | None = None,
+    ) -> list[Difference]:
+        """Name what differs by comparing two real catalogs, as Prisma's engine compares
+        them: server defaults count (the engine diffs them), comments do not (Prisma has no
+        comments; a migration may add some by hand)."""
+        project = replace(self.project, compare_server_default=True)
+        found = compare_models(connection, project, metadata, tables=tables)
+        return [d for d in found if d.kind not in _NOT_PRISMA]
 
     def _external(
         self, connection: Connection, keep: Collection[str] | None = None
@@ -206,7 +228,7 @@ class PrismaHistory(History):
                 # The engine crashed introspecting the head (it does on some objects it
                 # cannot model, procrastinate's schema for one): the catalogs decide alone.
                 with connection.begin():
-                    found = compare_models(connection, self.project, built.metadata)
+                    found = self._compare(connection, built.metadata)
                 self._engine_sql = ""
                 self.engine_note = f"Prisma's engine could not read the head: {exc}"
                 return found
@@ -214,7 +236,7 @@ class PrismaHistory(History):
             if not sql.strip():
                 return []  # Prisma's engine finds the head and the schema equal
             with connection.begin():
-                found = compare_models(connection, self.project, built.metadata)
+                found = self._compare(connection, built.metadata)
         return _with_engine_residue(found, sql)
 
     def compare_target(
@@ -226,7 +248,7 @@ class PrismaHistory(History):
         catalogs then name what differs. If the engine cannot read the database (a crash
         on an object it cannot model), the catalogs decide alone.
         """
-        found = compare_models(connection, self.project, tables=tables)
+        found = self._compare(connection, tables=tables)
         external_tables, external_enums = self._external(connection, keep=tables)
         url = connection.engine.url.render_as_string(hide_password=False)
         try:

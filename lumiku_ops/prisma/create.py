@@ -23,7 +23,10 @@ from lumiku_ops.settings import Settings
 _MESSAGE = re.compile(r"^[A-Za-z0-9 _-]{1,60}$")
 # The engine heads each step with a comment: "-- CreateTable", "-- DropIndex", ...
 _STEP = re.compile(r"(?m)^(?=-- [A-Z][A-Za-z]*\s*$)")
-_DESTRUCTIVE = re.compile(r"\bDROP\b|\bRENAME\b|\bTRUNCATE\b", re.IGNORECASE)
+# A drop, a rename or a truncation loses data; dropping a default or a NOT NULL does not.
+_DESTRUCTIVE = re.compile(
+    r"\bDROP\b(?!\s+(?:DEFAULT|NOT\s+NULL)\b)|\bRENAME\b|\bTRUNCATE\b", re.IGNORECASE
+)
 
 
 def split_steps(sql: str) -> list[str]:
