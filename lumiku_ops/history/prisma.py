@@ -214,30 +214,29 @@ class PrismaHistory(History):
             for migration in self.migrations:
                 self._run(connection, migration)
             with connection.begin():
-                external_tables, external_enums = self._external(connection)
-            try:
-                sql = engine.url_to_schema(
-                    url,
-                    schema_of(self.project),
-                    external_tables=external_tables,
-                    external_enums=external_enums,
-                )
-            except PrismaEngineError as exc:
-                if exc.code is not None or "without an answer" not in str(exc):
-                    raise
-                # The engine crashed introspecting the head (it does on some objects it
-                # cannot model, procrastinate's schema for one): the catalogs decide alone.
-                with connection.begin():
-                    found = self._compare(connection, built.metadata)
-                self._engine_sql = ""
-                self.engine_note = f"Prisma's engine could not read the head: {exc}"
-                return found
-            self._engine_sql = sql
-            if not sql.strip():
+                external = self._external(connection)
+            sql = self._engine_plan(url, external)
+            self._engine_sql = sql or ""
+            if sql is not None and not sql.strip():
                 return []  # Prisma's engine finds the head and the schema equal
             with connection.begin():
                 found = self._compare(connection, built.metadata)
-        return _with_engine_residue(found, sql)
+        return found if sql is None else _with_engine_residue(found, sql)
+
+    def _engine_plan(self, url: str, external: tuple[list[str], list[str]]) -> str | None:
+        """The engine's SQL from the database at ``url`` to the schema (it only reads it);
+        None when the engine crashed reading it (it does on some objects it cannot model,
+        procrastinate's schema once): the catalogs then decide alone."""
+        tables, enums = external
+        try:
+            return engine.url_to_schema(
+                url, schema_of(self.project), external_tables=tables, external_enums=enums
+            )
+        except PrismaEngineError as exc:
+            if exc.code is not None or "without an answer" not in str(exc):
+                raise
+            self.engine_note = f"Prisma's engine could not read the database: {exc}"
+            return None
 
     def compare_target(
         self, connection: Connection, tables: Collection[str] | None = None
@@ -249,18 +248,9 @@ class PrismaHistory(History):
         on an object it cannot model), the catalogs decide alone.
         """
         found = self._compare(connection, tables=tables)
-        external_tables, external_enums = self._external(connection, keep=tables)
         url = connection.engine.url.render_as_string(hide_password=False)
-        try:
-            sql = engine.url_to_schema(
-                url,
-                schema_of(self.project),
-                external_tables=external_tables,
-                external_enums=external_enums,
-            )
-        except PrismaEngineError as exc:
-            if exc.code is not None or "without an answer" not in str(exc):
-                raise
+        sql = self._engine_plan(url, self._external(connection, keep=tables))
+        if sql is None:
             return found
         return _with_engine_residue(found, sql) if sql.strip() else []
 
