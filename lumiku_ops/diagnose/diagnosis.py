@@ -261,7 +261,8 @@ def diagnose(
     else:
         with read_only_connection(url) as connection:
             recorded = history.recorded(connection)
-        target = _compare_target(url, history, set(tables))
+            # The model tables and those the revisions create.
+            target = history.compare_target(connection, set(tables))
         schema = classify_schema(replay, db, set(models), head, target)
         affected = sorted({table for found in schema.all for table in found.affected})
         findings[0:0] = [found.verdict for found in schema.all if found.verdict]
@@ -388,13 +389,6 @@ def _failed_before_replay(
         },
         duration_ms=(time.perf_counter() - started) * 1000,
     )
-
-
-def _compare_target(url: str, history: History, tables: set[str]) -> list[Difference]:
-    """The migration tool's differences between the models and the target's ``tables``
-    (the model tables and those the revisions create), on a read-only session."""
-    with read_only_connection(url) as connection:
-        return history.compare_target(connection, tables)
 
 
 def _read_log(

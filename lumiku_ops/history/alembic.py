@@ -13,11 +13,13 @@ from lumiku_ops.db.reader import read_recorded_revision
 from lumiku_ops.history.base import History, Recorded
 from lumiku_ops.migrate.comparison import (
     compare_models,
-    compare_models_with_head,
+    compare_target_with_head,
+    head_comparison,
     remember_head_differences,
 )
 from lumiku_ops.migrate.differences import Difference
-from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions
+from lumiku_ops.migrate.listing import Listing, history_listing
+from lumiku_ops.migrate.revisions import RevisionInfo
 from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.shadow import (
     MigrationReplay,
@@ -45,13 +47,19 @@ class AlembicHistory(History):
         """Alembic's view of the revision files."""
         return script_directory(self.project)
 
+    @cached_property
+    def listing(self) -> Listing:
+        """The revisions and heads, without loading the revision modules when the files
+        are those of a history listed before (``migrate.listing``)."""
+        return history_listing(self.project, self.cache_dir)
+
     def revisions(self) -> list[RevisionInfo]:
         """Every revision, oldest first."""
-        return list_revisions(self.scripts)
+        return list(self.listing.revisions)
 
     def heads(self) -> list[str]:
         """The revisions nothing follows."""
-        return sorted(self.scripts.get_heads())
+        return list(self.listing.heads)
 
     def _replay(self) -> MigrationReplay:
         self.project.metadata()  # the models first: a module that fails to import fails at once
@@ -60,9 +68,10 @@ class AlembicHistory(History):
             shadow_url=self.shadow_url,
             cache_dir=self.cache_dir,
             # The replay's shadow is at the head: compare there, not on a second replay.
-            at_head=lambda connection: remember_head_differences(
-                self.project, connection, self.cache_dir
+            at_head=lambda connection, key: remember_head_differences(
+                self.project, connection, self.cache_dir, key
             ),
+            listing=self.listing,
         )
 
     def _models(self) -> ModelsCatalog:
@@ -73,16 +82,29 @@ class AlembicHistory(History):
             cache_dir=self.cache_dir,
         )
 
-    def _head_differences(self) -> list[Difference]:
-        _ = self.replay  # a revision that cannot replay: one clear error first
-        return compare_models_with_head(
-            self.project, shadow_url=self.shadow_url, cache_dir=self.cache_dir
+    @cached_property
+    def _head(self) -> dict[str, Any]:
+        # self.replay first: a revision that cannot replay gives one clear error.
+        return head_comparison(
+            self.project,
+            shadow_url=self.shadow_url,
+            cache_dir=self.cache_dir,
+            history_key=self.replay.fingerprint,
         )
+
+    def _head_differences(self) -> list[Difference]:
+        return [Difference.from_dict(d) for d in self._head["differences"]]
 
     def compare_target(
         self, connection: Connection, tables: Collection[str] | None = None
     ) -> list[Difference]:
-        """Alembic's ``compare_metadata`` with the project's hooks and switches."""
+        """Alembic's ``compare_metadata`` with the project's hooks and switches.
+
+        Once the head is compared, a target whose ``tables`` are exactly the head's gets
+        the head's answer without a second reflection (``compare_target_with_head``).
+        """
+        if tables is not None and "_head" in self.__dict__:
+            return compare_target_with_head(connection, self.project, tables, self._head)
         return compare_models(connection, self.project, tables=tables)
 
     def recorded(self, connection: Connection) -> Recorded:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, MetaData
 
+from lumiku_ops.db.fingerprint import agree, table_digests
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError
 from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.differences import Difference, to_differences
@@ -25,7 +26,7 @@ from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.project import Project
 
-_memory: dict[str, list[dict[str, Any]]] = {}
+_memory: dict[str, dict[str, Any]] = {}
 
 
 def comparison_hooks(
@@ -88,14 +89,19 @@ def compare_models(
     return to_differences(compare_metadata(context, target))
 
 
-def _key(project: Project, metadata: MetaData) -> str:
-    from lumiku_ops.migrate.shadow import history_keys, models_fingerprint
+def _options_digest(project: Project, metadata: MetaData) -> hashlib._Hash:
+    """What a comparison's result depends on besides the database: the models' DDL, the
+    exclusions, the hooks (names and source) and the switches."""
+    from lumiku_ops.db.models_ddl import pristine
+    from lumiku_ops.migrate.shadow import models_fingerprint
 
-    history = history_keys(project, list_revisions(script_directory(project)))
+    # What the models' module declared: a process that loads the revisions again (a test
+    # run, a kernel) may have them attach their objects to the shared tables once more.
+    with pristine(metadata, project.metadata_as_imported()) as tables:
+        models = models_fingerprint(metadata, [], tables)
     digest = hashlib.sha256()
     for part in (
-        history[-1] if history else "",
-        models_fingerprint(metadata, []),
+        models,
         repr(sorted(project.exclude_tables)),
         repr(project.exclude_prefixes),
         repr((project.include_object_ref, project.include_name_ref)),
@@ -108,11 +114,46 @@ def _key(project: Project, metadata: MetaData) -> str:
         if source:
             with contextlib.suppress(OSError):
                 digest.update(Path(source).read_bytes())
+    return digest
+
+
+def _key(project: Project, metadata: MetaData, history_key: str | None = None) -> str:
+    """The head comparison of this history (``history_key``: its last key, as
+    ``shadow.history_keys`` gives it), these models and these options."""
+    from lumiku_ops.migrate.listing import history_keys
+
+    if history_key is None:
+        history = history_keys(project, list_revisions(script_directory(project)))
+        history_key = history[-1] if history else ""
+    digest = _options_digest(project, metadata)
+    digest.update(history_key.encode())
     return f"head-diff-{digest.hexdigest()}"
 
 
-def _remember(project: Project, key: str, found: list[Difference], cache_dir: Path | None) -> None:
-    _memory[key] = [d.to_dict() for d in found]
+def _schema_key(project: Project, metadata: MetaData, tables: dict[str, str]) -> str:
+    """The comparison of a database whose tables are ``tables`` (``table_digests``), under
+    these models and options: a history that grew by revisions that changed no table
+    reaches a head it has already compared."""
+    digest = _options_digest(project, metadata)
+    digest.update(json.dumps(sorted(tables.items())).encode())
+    return f"schema-diff-{digest.hexdigest()}"
+
+
+def _recall(key: str, cache_dir: Path | None) -> dict[str, Any] | None:
+    if key not in _memory and cache_dir is not None:
+        try:
+            loaded = json.loads((cache_dir / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if isinstance(loaded, dict) and isinstance(loaded.get("differences"), list):
+            _memory[key] = loaded
+    return _memory.get(key)
+
+
+def _remember(
+    key: str, found: list[Difference], tables: dict[str, str] | None, cache_dir: Path | None
+) -> None:
+    _memory[key] = {"differences": [d.to_dict() for d in found], "tables": tables}
     if cache_dir is None:
         return
     try:
@@ -123,11 +164,15 @@ def _remember(project: Project, key: str, found: list[Difference], cache_dir: Pa
 
 
 def _compare_at_head(
-    project: Project, connection: Connection, metadata: MetaData
-) -> list[Difference]:
+    project: Project, connection: Connection, metadata: MetaData, cache_dir: Path | None
+) -> tuple[list[Difference], dict[str, str]]:
     try:
         with connection.begin():
-            return compare_models(connection, project, metadata)
+            tables = table_digests(connection)
+            known = _recall(_schema_key(project, metadata, tables), cache_dir)
+            if known is not None:  # the same tables as a head compared before
+                return [Difference.from_dict(d) for d in known["differences"]], tables
+            found = compare_models(connection, project, metadata)
     except LumikuOpsError:
         raise
     except Exception as exc:  # user-written hook code
@@ -135,17 +180,22 @@ def _compare_at_head(
         raise ShadowReplayError(
             f"comparing the models with the revisions' head failed: {type(exc).__name__}: {first}"
         ) from None
+    _remember(_schema_key(project, metadata, tables), found, tables, cache_dir)
+    return found, tables
 
 
 def remember_head_differences(
-    project: Project, connection: Connection, cache_dir: Path | None = None
+    project: Project,
+    connection: Connection,
+    cache_dir: Path | None = None,
+    history_key: str | None = None,
 ) -> None:
     """Compare the models with ``connection``'s database, which a replay has just taken to
     the head, and keep the result for ``compare_models_with_head`` (no second replay)."""
     metadata = project.metadata()
-    key = _key(project, metadata)
-    if key not in _memory:
-        _remember(project, key, _compare_at_head(project, connection, metadata), cache_dir)
+    key = _key(project, metadata, history_key)
+    if _recall(key, cache_dir) is None:
+        _remember(key, *_compare_at_head(project, connection, metadata, cache_dir), cache_dir)
 
 
 def compare_models_with_head(
@@ -159,29 +209,62 @@ def compare_models_with_head(
     Raises:
         ShadowReplayError: the revisions cannot be replayed on the shadow server.
     """
+    entry = head_comparison(project, shadow_url=shadow_url, cache_dir=cache_dir)
+    return [Difference.from_dict(d) for d in entry["differences"]]
+
+
+def head_comparison(
+    project: Project,
+    *,
+    shadow_url: str | None = None,
+    cache_dir: Path | None = None,
+    history_key: str | None = None,
+) -> dict[str, Any]:
+    """The head comparison as kept: ``differences`` (``Difference.to_dict()`` each) and
+    ``tables``, the shadow database's ``table_digests`` at the head (``None`` in an entry
+    an older lumiku-ops wrote). Replays the history on a shadow database when not kept.
+
+    Raises:
+        ShadowReplayError: the revisions cannot be replayed on the shadow server.
+    """
     from lumiku_ops.db.scratch import shadow_database
 
     metadata = project.metadata()
-    key = _key(project, metadata)
-    path = cache_dir / f"{key}.json" if cache_dir else None
-    if key not in _memory and path is not None:
+    key = _key(project, metadata, history_key)
+    known = _recall(key, cache_dir)
+    if known is not None:
+        return known
+    with shadow_database(shadow_url) as connection:
         try:
-            _memory[key] = json.loads(path.read_text())
-        except (OSError, ValueError):
-            pass
-    if key not in _memory:
-        with shadow_database(shadow_url) as connection:
-            try:
-                # Alembic begins and commits, around autocommit_block() revisions too.
-                runner.upgrade(project, connection, "heads")
-            except LumikuOpsError:
-                raise
-            except Exception as exc:  # user-written revision code
-                first = (str(exc).strip().splitlines() or [""])[0]
-                raise ShadowReplayError(
-                    "comparing the models with the revisions' head failed: "
-                    f"{type(exc).__name__}: {first}"
-                ) from None
-            found = _compare_at_head(project, connection, metadata)
-        _remember(project, key, found, cache_dir)
-    return [Difference.from_dict(data) for data in _memory[key]]
+            # Alembic begins and commits, around autocommit_block() revisions too.
+            runner.upgrade(project, connection, "heads")
+        except LumikuOpsError:
+            raise
+        except Exception as exc:  # user-written revision code
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise ShadowReplayError(
+                "comparing the models with the revisions' head failed: "
+                f"{type(exc).__name__}: {first}"
+            ) from None
+        found, tables = _compare_at_head(project, connection, metadata, cache_dir)
+    _remember(key, found, tables, cache_dir)
+    return _memory[key]
+
+
+def compare_target_with_head(
+    connection: Connection,
+    project: Project,
+    tables: Collection[str],
+    head: dict[str, Any],
+) -> list[Difference]:
+    """Alembic's differences between the models and the target's ``tables``, given the
+    ``head_comparison`` of the same models and options.
+
+    When the target's ``tables`` are exactly those of the shadow database at the head (the
+    healthy case), the head's comparison is the answer and Alembic's reflection of the
+    target is spared (``lumiku_ops.db.fingerprint`` says why that is the same result).
+    """
+    at_head = head.get("tables")
+    if isinstance(at_head, dict) and agree(table_digests(connection, tables), at_head, tables):
+        return [Difference.from_dict(d) for d in head["differences"]]
+    return compare_models(connection, project, tables=tables)
