@@ -14,7 +14,7 @@ from pathlib import Path
 from lumiku_ops.history.base import History, Recorded
 from lumiku_ops.settings import Settings
 
-__all__ = ["History", "Recorded", "history_for"]
+__all__ = ["History", "Recorded", "forget", "history_for"]
 
 # One History per Settings object (one per command): the replay, the models' catalog and
 # the head comparison are computed once however many steps ask for them. A new or edited
@@ -65,3 +65,22 @@ def history_for(settings: Settings, *, cache_dir: Path | None = None) -> History
     while len(_histories) > _KEEP:
         del _histories[next(iter(_histories))]
     return history
+
+
+def forget() -> None:
+    """Drop every in-memory cache of histories, as a new process starts: the History
+    objects, Alembic's loaded revisions, the replay and comparison caches and the models'
+    compiled DDL (what the cache folder holds stays). The models' import stays too: a
+    module imported once is not imported again by a process either.
+    """
+    from lumiku_ops.history import prisma
+    from lumiku_ops.migrate import comparison, listing, revisions, scripts, shadow
+
+    _histories.clear()
+    scripts._histories.clear()
+    revisions._listed.clear()
+    listing._memory.clear()
+    shadow._memory.clear()
+    shadow._ddl.clear()
+    comparison._memory.clear()
+    prisma._memory.clear()

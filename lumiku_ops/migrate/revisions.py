@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,22 @@ class RevisionInfo:
         }
 
 
+# Walking the revision map is the same answer for the same (loaded) ScriptDirectory, and a
+# command asks several times; ``script_directory`` gives a new one when a file changes.
+_listed: weakref.WeakKeyDictionary[ScriptDirectory, list[RevisionInfo]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def list_revisions(scripts: ScriptDirectory) -> list[RevisionInfo]:
     """Every revision, oldest first (base to heads)."""
+    known = _listed.get(scripts)
+    if known is None:
+        known = _listed[scripts] = _walk(scripts)
+    return list(known)
+
+
+def _walk(scripts: ScriptDirectory) -> list[RevisionInfo]:
     found: list[Script] = list(scripts.walk_revisions("base", "heads"))
     found.reverse()
     return [

@@ -1,7 +1,8 @@
 """The shadow database: what the revisions produce, and what the models expect.
 
-Like Prisma's shadow database, the revisions are replayed into a throwaway database on a
-throwaway embedded server, never on the target, in one migration context as ``alembic
+Like Prisma's shadow database, the revisions are replayed into a throwaway database on the
+shadow server (``shadow_url``, or an embedded one kept in the user's cache folder), never
+on the target, in one migration context as ``alembic
 upgrade head`` runs them (``runner.replay`` says why one). The catalog after each revision
 is recorded, so one replay answers "what should a database at revision X
 look like" for every X, and "which revision creates table T". Results are cached in
@@ -14,32 +15,36 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 import uuid
+import weakref
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, text
+from sqlalchemy import Connection, Dialect, MetaData, Table, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from lumiku_ops.db import templates
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.models_ddl import create_models, pristine
-from lumiku_ops.db.scratch import scratch_server_url, shadow_database
+from lumiku_ops.db.scratch import (
+    TemplateUnavailable,
+    embedded_shadow_url,
+    scratch_server_url,
+    shadow_database,
+)
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions, required_extensions
-from lumiku_ops.migrate.scripts import script_directory, version_locations
+from lumiku_ops.migrate.listing import Listing, history_listing
+from lumiku_ops.migrate.revisions import required_extensions
 from lumiku_ops.project import Project
 from lumiku_ops.project_code import describe_exit
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, user_cache_dir
 
 _memory: dict[str, Any] = {}
-# Bumped when what a cached point holds changes, so old entries are never misread.
-_CACHE_FORMAT = 3
 # The same for the models' catalog (2: the catalog and what PostgreSQL refused).
 _MODELS_FORMAT = 2
 # Copying a template costs about as much as replaying a few small revisions (two copies per
@@ -172,56 +177,6 @@ def _extensions(connection: Connection) -> list[str]:
     return [str(name) for name in rows.scalars()]
 
 
-def history_keys(project: Project, revisions: list[RevisionInfo]) -> list[str]:
-    """One key per revision: the SHA-256 of the history up to and including it.
-
-    ``key[n] = sha256(key[n-1], revision n's id, parent and file)``, starting from the
-    files every revision shares (``env.py``, the template, SQL files revisions read) and
-    what decides which tables are recorded. Adding a revision keeps every earlier key, so
-    only the new one misses the cache; editing a revision changes its key and every later.
-    """
-    own = {info.path.resolve() for info in revisions}
-    shared = hashlib.sha256(f"{_CACHE_FORMAT}\0".encode())
-    shared.update(
-        repr(
-            (
-                sorted(project.exclude_tables),
-                project.exclude_prefixes,
-                project.x_arguments,
-                project.baseline_ref,
-            )
-        ).encode()
-    )
-    baseline = _baseline_file(project)
-    if baseline is not None:
-        shared.update(baseline.read_bytes())
-    folders = [project.migrations_dir, *version_locations(project)]
-    for folder in folders:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path.resolve() in own or "__pycache__" in path.parts:
-                continue
-            if path.suffix in (".pyc", ".tmp"):
-                continue
-            shared.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    key, keys = shared.hexdigest(), []
-    for info in revisions:
-        step = hashlib.sha256(f"{key}\0{info.revision}\0{info.down_revision}\0".encode())
-        step.update(info.path.read_bytes())
-        key = step.hexdigest()
-        keys.append(key)
-    return keys
-
-
-def _baseline_file(project: Project) -> Path | None:
-    """The file of the project's ``baseline`` function: editing it replays the history."""
-    if project.baseline_ref is None:
-        return None
-    module_name = project.baseline_ref.partition(":")[0]
-    project.baseline()  # imports it (a ConfigError names the key)
-    found = getattr(sys.modules.get(module_name), "__file__", None)
-    return Path(found) if found and Path(found).is_file() else None
-
-
 def _cached_point(key: str, cache_dir: Path | None) -> dict[str, Any] | None:
     if key in _memory:
         return dict(_memory[key])
@@ -237,31 +192,43 @@ def replay_migrations(
     *,
     shadow_url: str | None = None,
     cache_dir: Path | None = None,
-    at_head: Callable[[Connection], None] | None = None,
+    at_head: Callable[[Connection, str], None] | None = None,
+    listing: Listing | None = None,
 ) -> MigrationReplay:
     """Replay the revisions into a shadow database and record the catalog after each.
 
     Each revision's catalog is cached under the key of the history up to it, so only the
-    revisions after the last cached point run. With a ``shadow_url``, that point is
-    restored from a template database kept on the server (``lumiku_ops.db.templates``);
-    without one, or when the template is gone, the history replays from the start.
+    revisions after the last cached point run. That point is restored from a template
+    database kept on the shadow server (``shadow_url``, or the embedded one in the cache
+    folder; ``lumiku_ops.db.templates``); when the template is gone, the history replays
+    from the start.
 
-    ``at_head`` is called with the shadow database at the head when this call replays (so
-    the head comparison needs no second replay); not when every point came from the cache.
+    ``listing`` is the history's ``history_listing`` when the caller has it already.
+
+    ``at_head`` is called with the shadow database at the head and the history's key
+    (``fingerprint``) when this call replays (so the head comparison needs no second
+    replay); not when every point came from the cache.
 
     Raises:
         ShadowReplayError: a revision fails on an empty database (the message names the
             revision, and for a missing extension the extension and the ``shadow_url`` fix).
     """
-    scripts = script_directory(project)
-    revisions = list_revisions(scripts)
+    listing = listing or history_listing(project, _cache_dir(cache_dir))
+    revisions, keys = listing.revisions, listing.keys
     order = [info.revision for info in revisions]
-    keys = history_keys(project, revisions)
-    replay = MigrationReplay(
-        fingerprint=keys[-1] if keys else "", order=order, heads=sorted(scripts.get_heads())
-    )
+    replay = MigrationReplay(fingerprint=keys[-1] if keys else "", order=order, heads=listing.heads)
+    whole = _cached_replay(replay.fingerprint, order, cache_dir)
+    if whole is not None:
+        replay.catalogs, replay.extensions = whole
+        return replay
     points: list[dict[str, Any]] = []
-    for key in keys:
+    # A history that grew by one revision: the rest from the previous whole replay.
+    before = _cached_replay(keys[-2], order[:-1], cache_dir) if len(keys) > 1 else None
+    if before is not None:
+        points = [{"catalog": before[0][rev], "extensions": before[1]} for rev in order[:-1]]
+        # The point a template resumes from needs the runner's memo: from its own file.
+        points[-1] = _cached_point(keys[-2], cache_dir) or points[-1]
+    for key in keys[len(points) :]:
         point = _cached_point(key, cache_dir)
         if point is None:
             break
@@ -270,25 +237,33 @@ def replay_migrations(
         replay.catalogs[revision] = point["catalog"]
     if len(points) == len(order):
         replay.extensions = list(points[-1]["extensions"]) if points else []
+        _store_replay(replay, cache_dir)
         return replay
 
     start = 0
     restored = None
-    if shadow_url and len(points) >= _TEMPLATE_WORTH:
-        restored = templates.newest_template(shadow_url, keys[: len(points)])
+    # The embedded shadow server is kept in the cache folder: it keeps templates too.
+    server = shadow_url or embedded_shadow_url()
+    if len(points) >= _TEMPLATE_WORTH:
+        restored = templates.newest_template(server, keys[: len(points)])
+    stack = ExitStack()
+    connection: Connection | None = None
+    memo = None
     # A template is resumed only with the DDL runner's memo of its point (see runner.replay).
     if (
-        shadow_url
-        and restored is not None
+        restored is not None
         and restored + 1 >= _TEMPLATE_WORTH
         and points[restored].get("memo") is not None
     ):
-        start = restored + 1
-        memo = points[restored]["memo"]
-        scratch = templates.scratch_from_template(shadow_url, keys[restored])
-    else:
-        memo = None
-        scratch = shadow_database(shadow_url)
+        try:
+            connection = stack.enter_context(
+                templates.scratch_from_template(server, keys[restored])
+            )
+            start, memo = restored + 1, points[restored]["memo"]
+        except TemplateUnavailable:
+            pass  # another run took it meanwhile: replay from the start
+    if connection is None:
+        connection = stack.enter_context(shadow_database(server))
     pending = revisions[start:]
     key_of = {info.revision: key for info, key in zip(pending, keys[start:], strict=True)}
     extensions: list[str] = []
@@ -304,7 +279,7 @@ def replay_migrations(
         _memory[key_of[revision]] = point
         _store(_cache_dir(cache_dir) / f"revision-{key_of[revision]}.json", point)
 
-    with scratch as connection:
+    with stack:
         needed = required_extensions(pending)
         _refuse_missing_extensions(connection, needed, shadow_url)
         progress = runner.Progress()
@@ -331,10 +306,55 @@ def replay_migrations(
             raise ShadowReplayError(f"revision {missing[0]} was not run by the replay")
         replay.extensions = extensions
         if at_head is not None:
-            at_head(connection)
-        if shadow_url and len(order) >= _TEMPLATE_WORTH:  # closes the connection
-            templates.keep_as_template(shadow_url, connection, keys[-1])
+            at_head(connection, replay.fingerprint)
+        if len(order) >= _TEMPLATE_WORTH:  # closes the connection
+            templates.keep_as_template(server, connection, keys[-1])
+    _store_replay(replay, cache_dir)
     return replay
+
+
+def _store_replay(replay: MigrationReplay, cache_dir: Path | None) -> None:
+    """Keep the whole replay in one file, a table's entry written again only where a
+    revision changed it: a warm command reads one small file, not a catalog per revision."""
+    if not replay.order:
+        return
+    tables: list[dict[str, Any]] = []
+    last: dict[str, tuple[dict[str, Any], int]] = {}
+    points = []
+    for revision in replay.order:
+        point = {}
+        for name, entry in replay.catalogs[revision].items():
+            before = last.get(name)
+            if before is None or before[0] != entry:
+                before = last[name] = (entry, len(tables))
+                tables.append(entry)
+            point[name] = before[1]
+        points.append(point)
+    whole = {"order": replay.order, "tables": tables, "points": points}
+    whole["extensions"] = replay.extensions
+    _memory[f"replay-{replay.fingerprint}"] = whole
+    _store(_cache_dir(cache_dir) / f"replay-{replay.fingerprint}.json", whole)
+
+
+def _cached_replay(
+    key: str, order: list[str], cache_dir: Path | None
+) -> tuple[dict[str, TableCatalog], list[str]] | None:
+    """The catalogs and extensions ``_store_replay`` kept for the history ``key``."""
+    name = f"replay-{key}"
+    whole = _memory.get(name) or _load(_cache_dir(cache_dir) / f"{name}.json")
+    try:
+        if whole is None or whole["order"] != order:
+            return None
+        tables = whole["tables"]
+        catalogs = {
+            revision: {table: tables[index] for table, index in point.items()}
+            for revision, point in zip(order, whole["points"], strict=True)
+        }
+        extensions = [str(name) for name in whole["extensions"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    _memory[name] = whole
+    return catalogs, extensions
 
 
 def models_fingerprint(
@@ -342,16 +362,41 @@ def models_fingerprint(
 ) -> str:
     """SHA-256 of the DDL the models (``tables``, default all) would emit on PostgreSQL,
     and the extensions."""
+    digest = hashlib.sha256(",".join(extensions).encode())
+    for table in metadata.sorted_tables if tables is None else tables:
+        digest.update(_table_ddl(table).encode())
+    return digest.hexdigest()
+
+
+# Compiling a table's DDL costs about a millisecond; a command asks for it several times.
+_ddl: weakref.WeakKeyDictionary[Table, tuple[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
+_dialect: Dialect | None = None
+
+
+def _table_ddl(table: Table) -> str:
+    """``CREATE TABLE`` and ``CREATE INDEX`` of ``table``, as compiled for PostgreSQL,
+    remembered while the table holds the same objects (``pristine`` hides some at times,
+    and a revision module may attach more)."""
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateIndex, CreateTable
 
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    digest = hashlib.sha256(",".join(extensions).encode())
-    for table in metadata.sorted_tables if tables is None else tables:
-        digest.update(str(CreateTable(table).compile(dialect=dialect)).encode())
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode())
-    return digest.hexdigest()
+    parts: list[object] = []
+    for column in table.columns:
+        parts += [column, column.type, column.server_default, column.nullable, column.key]
+    parts += [*table.constraints, *table.indexes, table.comment]
+    signature = tuple(id(part) for part in parts)
+    known = _ddl.get(table)
+    if known is not None and known[0] == signature:
+        return known[1]
+    global _dialect
+    if _dialect is None:  # one for every table: making one costs as much as a compile
+        _dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    dialect = _dialect
+    ddl = [str(CreateTable(table).compile(dialect=dialect))]
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        ddl.append(str(CreateIndex(index).compile(dialect=dialect)))
+    _ddl[table] = (signature, "".join(ddl))
+    return _ddl[table][1]
 
 
 def model_catalog(
