@@ -1,7 +1,8 @@
-"""Scratch databases for shadow replays: on the ``shadow_url`` server, or a throwaway
-embedded one; never the target, always dropped (or swept later if a run was killed).
+"""Scratch databases for shadow replays: on the ``shadow_url`` server, or on the embedded
+shadow server kept in the user's cache folder; never the target, always dropped (or swept
+later if a run was killed).
 
-On a ``shadow_url`` server, the run that owns a scratch database holds a session-level
+On either server, the run that owns a scratch database holds a session-level
 advisory lock keyed by the database's name, on an admin connection, from before the
 ``CREATE DATABASE`` until after the ``DROP``. PostgreSQL releases the lock when that session
 ends, however its process ended, so the next run's sweep drops every scratch database whose
@@ -11,6 +12,7 @@ lock is free at once, whatever its age and whichever host ran the owner.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 import time
 import uuid
@@ -24,22 +26,46 @@ from sqlalchemy.engine import make_url
 
 from lumiku_ops.db.embedded import EmbeddedPostgres, start_embedded
 from lumiku_ops.db.reaper import start_reaper
-from lumiku_ops.errors import ShadowReplayError
+from lumiku_ops.errors import EmbeddedDatabaseError, ShadowReplayError
 from lumiku_ops.redaction import mask_url
-from lumiku_ops.settings import Settings
+from lumiku_ops.settings import Settings, user_cache_dir
 
 SHADOW_PREFIX = "lumiku_shadow_"
 _server: EmbeddedPostgres | None = None
 
 
 def shadow_server() -> EmbeddedPostgres:
-    """The process's throwaway embedded server (started on first use, deleted at exit)."""
+    """The embedded shadow server, kept in the user's cache folder between runs.
+
+    Its data folder (``<cache>/shadow/pgdata``) outlives the process, so the replay
+    templates it holds (``templates``) let a history that grew by one revision replay that
+    revision only; the server itself stops when the last process using it exits, or, for
+    an owner that was killed, when the watchdog (``reaper``) sees it gone. A folder that
+    will not start (a newer embedded PostgreSQL, a disk that filled up) is only a cache:
+    it is deleted and made again.
+    """
     global _server
     if _server is None:
-        folder = Path(tempfile.mkdtemp(prefix="lumiku-shadow-"))
-        start_reaper(folder)  # stops it even if this process is killed
-        _server = start_embedded(folder / "pgdata", cleanup="delete", database=None)
+        folder = user_cache_dir() / "shadow"
+        try:
+            try:
+                _server = start_embedded(folder / "pgdata", database=None)
+            except EmbeddedDatabaseError:
+                shutil.rmtree(folder / "pgdata", ignore_errors=True)
+                _server = start_embedded(folder / "pgdata", database=None)
+            start_reaper(folder, keep=True)  # stops it even if this process is killed
+        except (EmbeddedDatabaseError, OSError):
+            # A cache folder that cannot hold a server (read-only, full): a throwaway one,
+            # deleted at exit, costs an initdb per process but works.
+            throwaway = Path(tempfile.mkdtemp(prefix="lumiku-shadow-"))
+            start_reaper(throwaway)
+            _server = start_embedded(throwaway / "pgdata", cleanup="delete", database=None)
     return _server
+
+
+def embedded_shadow_url() -> str:
+    """The URL of the embedded shadow server's ``postgres`` database (started if needed)."""
+    return shadow_server().url("postgres")
 
 
 def _admin(shadow_url: str) -> Any:
@@ -69,12 +95,23 @@ def _drop(conn: Any, name: str) -> None:
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+class TemplateUnavailable(Exception):
+    """The template a replay meant to resume from was taken or dropped meanwhile."""
+
+
 @contextmanager
 def scratch_on(shadow_url: str, *, template: str | None = None) -> Iterator[str]:
-    """A new database on the server at ``shadow_url`` (a copy of ``template``), dropped after.
+    """A new database on the server at ``shadow_url``, dropped afterwards; with
+    ``template``, that database itself, renamed (taken over, not copied: a copy costs tens
+    of milliseconds, and the replay keeps its new head as a template again).
 
-    Its owner's advisory lock is held from before ``CREATE DATABASE`` until after the drop,
-    so the sweep of abandoned scratch databases never takes a live one.
+    Its owner's advisory lock is held from before ``CREATE DATABASE`` (or the rename)
+    until after the drop, so the sweep of abandoned scratch databases never takes a live
+    one.
+
+    Raises:
+        TemplateUnavailable: ``template`` is gone, or in use by another run.
+        ShadowReplayError: the server refuses a new database.
     """
     from psycopg import Error, sql
 
@@ -88,12 +125,22 @@ def scratch_on(shadow_url: str, *, template: str | None = None) -> Iterator[str]
         try:
             owner.execute("SELECT pg_advisory_lock(%s)", (owner_lock_key(name),))
             drop_abandoned(owner)
-            create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-            if template is not None:
-                create = create + sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-            owner.execute(create)
         except Error as exc:
             raise _cannot_create(shadow_url, exc) from None
+        if template is not None:
+            try:
+                owner.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(template), sql.Identifier(name)
+                    )
+                )
+            except Error:
+                raise TemplateUnavailable(template) from None
+        else:
+            try:
+                owner.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except Error as exc:
+                raise _cannot_create(shadow_url, exc) from None
         try:
             yield make_url(shadow_url).set(database=name).render_as_string(hide_password=False)
         finally:
@@ -162,7 +209,7 @@ def shadow_database(shadow_url: str | None = None) -> Iterator[Connection]:
     """A connection to a new, empty database, dropped afterwards; never the target.
 
     On the server at ``shadow_url`` when given (as Prisma's ``shadowDatabaseUrl``), else on
-    a throwaway embedded server.
+    the embedded shadow server (``shadow_server``).
     """
     with scratch_url(shadow_url) as url:
         engine = create_engine(url, poolclass=pool.NullPool)
@@ -177,19 +224,8 @@ def shadow_database(shadow_url: str | None = None) -> Iterator[Connection]:
 def scratch_url(shadow_url: str | None = None) -> Iterator[str]:
     """The URL of a new, empty database, dropped afterwards (see ``shadow_database``): for
     a tool that connects by itself (Prisma's schema engine)."""
-    with scratch_on(shadow_url) if shadow_url else _scratch_embedded() as url:
+    with scratch_on(shadow_url or embedded_shadow_url()) as url:
         yield url
-
-
-@contextmanager
-def _scratch_embedded() -> Iterator[str]:
-    server = shadow_server()
-    name = f"{SHADOW_PREFIX}{uuid.uuid4().hex[:12]}"
-    server.create_database(name)
-    try:
-        yield server.url(name)
-    finally:
-        server.drop_database(name)
 
 
 def scratch_server_url(settings: Settings) -> str | None:

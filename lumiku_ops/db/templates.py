@@ -1,15 +1,17 @@
 """Replay points kept on the shadow server, so a history that grew replays only what is new.
 
-After a replay, the scratch database (the history at its head) is copied to a template
+After a replay, the scratch database (the history at its head) is renamed to a template
 database named by the history's key, ``lumiku_replay_<key>``. A later replay of the same
-history plus new revisions clones it (``CREATE DATABASE ... TEMPLATE``, a file copy) and
-runs only the new revisions. Templates never hold data of the target, only what the
-revisions create on an empty database; the newest few are kept and older ones dropped.
+history plus new revisions takes it over (renamed back to a scratch name) and runs only
+the new revisions, then keeps the new head the same way. Templates never hold data of the
+target, only what the revisions create on an empty database; the newest few are kept and
+older ones dropped.
 Everything here is an optimisation: any failure means a full replay, never an error.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -20,6 +22,7 @@ from lumiku_ops.db.scratch import _admin, scratch_on
 TEMPLATE_PREFIX = "lumiku_replay_"
 KEEP_TEMPLATES = 6
 _KEY_CHARS = 40  # PostgreSQL names are at most 63 bytes
+_RENAME_TRIES = 50  # 10 ms apart: a closed session's backend takes a moment to exit
 
 
 def template_name(key: str) -> str:
@@ -45,10 +48,14 @@ def newest_template(shadow_url: str, keys: Sequence[str]) -> int | None:
 
 @contextmanager
 def scratch_from_template(shadow_url: str, key: str) -> Iterator[Connection]:
-    """A new scratch database cloned from the template of ``key``, dropped afterwards.
+    """The template of ``key``, taken over as a scratch database and dropped afterwards
+    unless ``keep_as_template`` makes it a template again.
 
-    Named like every scratch database, so a run killed meanwhile leaves nothing that the
+    Renamed like every scratch database, so a run killed meanwhile leaves nothing that the
     sweep of abandoned scratch databases would not drop.
+
+    Raises:
+        TemplateUnavailable: another run took the template, or it was dropped meanwhile.
     """
     with scratch_on(shadow_url, template=template_name(key)) as url:
         engine = create_engine(url, poolclass=pool.NullPool)
@@ -60,21 +67,27 @@ def scratch_from_template(shadow_url: str, key: str) -> Iterator[Connection]:
 
 
 def keep_as_template(shadow_url: str, connection: Connection, key: str) -> None:
-    """Copy the database behind ``connection`` (closed first) to the template of ``key``."""
-    from psycopg import Error, sql
+    """Make the scratch database behind ``connection`` (closed first) the template of
+    ``key``: renamed, not copied, so keeping a point costs no copy and no drop (the scratch
+    owner's ``DROP DATABASE IF EXISTS`` then finds nothing)."""
+    from psycopg import Error, errors, sql
 
     source = connection.engine.url.database
     connection.close()
     connection.engine.dispose()
     if not source:
         return
+    rename = sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+        sql.Identifier(source), sql.Identifier(template_name(key))
+    )
     try:
         with _admin(shadow_url) as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(template_name(key)), sql.Identifier(source)
-                )
-            )
+            for _ in range(_RENAME_TRIES):
+                try:
+                    conn.execute(rename)
+                    break
+                except errors.ObjectInUse:  # our backend is still exiting
+                    time.sleep(0.01)
             _drop_oldest(conn)
     except Error:
         pass  # it exists already (a concurrent run), or the role may not: a later full replay

@@ -1,13 +1,15 @@
-"""The shadow server never outlives its owner, even one killed with SIGKILL."""
+"""The shadow server never outlives its owners, even ones killed with SIGKILL."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -36,20 +38,60 @@ def servers_on(pgdata: Path) -> list[int]:
     ]
 
 
-def test_a_killed_owner_leaves_no_shadow_server_and_no_folder() -> None:
+def _start_owner(cache: Path) -> tuple[subprocess.Popen[str], Path]:
+    env = {**os.environ, "LUMIKU_CACHE_DIR": str(cache)}
     owner = subprocess.Popen(
-        [sys.executable, "-c", START_SHADOW], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", START_SHADOW], stdout=subprocess.PIPE, text=True, env=env
     )
     assert owner.stdout is not None
-    pgdata = Path(owner.stdout.readline().strip())
+    return owner, Path(owner.stdout.readline().strip())
+
+
+def _wait_until(condition: Any, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.2)
+
+
+def test_a_killed_owner_leaves_no_shadow_server_running_and_keeps_its_cache(
+    tmp_path: Path,
+) -> None:
+    """The shadow server's folder is a cache (its replay templates), so it stays; the
+    server itself never outlives its last owner, even one killed with SIGKILL."""
+    owner, pgdata = _start_owner(tmp_path / "cache")
+    assert pgdata.is_relative_to(tmp_path / "cache"), "not in the user's cache folder"
     assert servers_on(pgdata), "the shadow server did not start"
     owner.send_signal(signal.SIGKILL)
     owner.wait(timeout=10)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (servers_on(pgdata) or pgdata.parent.exists()):
-        time.sleep(0.2)
+    _wait_until(lambda: not servers_on(pgdata))
     assert servers_on(pgdata) == []
-    assert not pgdata.parent.exists()
+    assert (pgdata / "PG_VERSION").exists()
+    # The next run starts it again from the same folder, without an initdb.
+    again, same = _start_owner(tmp_path / "cache")
+    try:
+        assert same == pgdata and servers_on(pgdata)
+    finally:
+        again.send_signal(signal.SIGKILL)
+        again.wait(timeout=10)
+        _wait_until(lambda: not servers_on(pgdata))
+
+
+def test_a_killed_owner_leaves_the_shadow_server_to_the_others_using_it(
+    tmp_path: Path,
+) -> None:
+    first, pgdata = _start_owner(tmp_path / "cache")
+    second, same = _start_owner(tmp_path / "cache")
+    assert same == pgdata
+    try:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        time.sleep(2)  # the watchdog polls every half second
+        assert servers_on(pgdata), "stopped under a process still using it"
+    finally:
+        second.send_signal(signal.SIGKILL)
+        second.wait(timeout=10)
+    _wait_until(lambda: not servers_on(pgdata))
+    assert servers_on(pgdata) == []
 
 
 HOLD_SCRATCH = """
@@ -130,3 +172,17 @@ def conninfo(server: PostgresServer) -> str:
     return f"host={host} port={url.port or 5432} user={url.username} dbname=postgres" + (
         f" password={url.password}" if url.password else ""
     )
+
+
+def test_a_cache_folder_that_cannot_hold_a_server_means_a_throwaway_one(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    owner, pgdata = _start_owner(blocker / "cache")  # mkdir fails: NotADirectoryError
+    try:
+        assert servers_on(pgdata), "no shadow server at all"
+        assert not pgdata.is_relative_to(tmp_path)
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=10)
+    _wait_until(lambda: not servers_on(pgdata) and not pgdata.parent.exists())
+    assert servers_on(pgdata) == [] and not pgdata.parent.exists()
