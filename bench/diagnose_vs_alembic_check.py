@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -50,7 +51,7 @@ from bench_db import bench_database  # noqa: E402
 
 from lumiku_ops.diagnose.diagnosis import diagnose  # noqa: E402
 from lumiku_ops.diagnose.verdicts import HEALTHY  # noqa: E402
-from lumiku_ops.migrate import shadow  # noqa: E402
+from lumiku_ops.history import forget  # noqa: E402
 from lumiku_ops.migrate.runner import upgrade_database  # noqa: E402
 from lumiku_ops.project import load_project  # noqa: E402
 from lumiku_ops.redaction import mask_url  # noqa: E402
@@ -177,16 +178,19 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(database_url=url)
         verdicts: set[str] = set()
         with tempfile.TemporaryDirectory(prefix="lumiku-bench-cache-") as caches:
+            # The embedded shadow server lives in the user's cache folder: a new one here,
+            # so the first run starts it from nothing, as on a machine new to lumiku-ops.
+            os.environ["LUMIKU_CACHE_DIR"] = str(Path(caches) / "user-cache")
 
             def run_diagnose(cache: Path) -> None:
                 verdicts.add(diagnose(settings, endpoints=[], cache_dir=cache).verdict)
 
             def cold_run(cache: Path) -> float:
-                shadow._memory.clear()  # a new process starts with an empty in-memory cache
+                forget()  # a new process starts with empty in-memory caches
                 return timed(lambda: run_diagnose(cache))
 
             def warm_run(cache: Path) -> float:
-                shadow._memory.clear()  # the disk cache only, as a second CLI process has it
+                forget()  # the disk cache only, as a second CLI process has it
                 return timed(lambda: run_diagnose(cache))
 
             # The shadow server starts once per process: only the first run pays for it.

@@ -74,13 +74,14 @@ def forget() -> None:
     module imported once is not imported again by a process either.
     """
     from lumiku_ops.history import prisma
-    from lumiku_ops.migrate import comparison, listing, revisions, scripts, shadow
+    from lumiku_ops.migrate import comparison, listing, models_catalog, revisions, scripts, shadow
 
     _histories.clear()
     scripts._histories.clear()
     revisions._listed.clear()
     listing._memory.clear()
     shadow._memory.clear()
-    shadow._ddl.clear()
+    models_catalog._memory.clear()
+    models_catalog._ddl.clear()
     comparison._memory.clear()
     prisma._memory.clear()

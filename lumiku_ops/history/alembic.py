@@ -19,14 +19,10 @@ from lumiku_ops.migrate.comparison import (
 )
 from lumiku_ops.migrate.differences import Difference
 from lumiku_ops.migrate.listing import Listing, history_listing
+from lumiku_ops.migrate.models_catalog import ModelsCatalog, model_catalog
 from lumiku_ops.migrate.revisions import RevisionInfo
 from lumiku_ops.migrate.scripts import script_directory
-from lumiku_ops.migrate.shadow import (
-    MigrationReplay,
-    ModelsCatalog,
-    model_catalog,
-    replay_migrations,
-)
+from lumiku_ops.migrate.shadow import MigrationReplay, replay_migrations
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory

@@ -13,8 +13,9 @@ from sqlalchemy import Connection
 
 from lumiku_ops.db.scratch import scratch_server_url
 from lumiku_ops.migrate.differences import Difference
+from lumiku_ops.migrate.models_catalog import ModelsCatalog
 from lumiku_ops.migrate.revisions import RevisionInfo
-from lumiku_ops.migrate.shadow import MigrationReplay, ModelsCatalog
+from lumiku_ops.migrate.shadow import MigrationReplay
 from lumiku_ops.project import Project
 from lumiku_ops.settings import Settings
 

@@ -31,8 +31,9 @@ from lumiku_ops.errors import (
 from lumiku_ops.history.base import History, Recorded
 from lumiku_ops.migrate.comparison import compare_models
 from lumiku_ops.migrate.differences import Difference
+from lumiku_ops.migrate.models_catalog import ModelsCatalog
 from lumiku_ops.migrate.revisions import RevisionInfo
-from lumiku_ops.migrate.shadow import MigrationReplay, ModelsCatalog, _replay_failure
+from lumiku_ops.migrate.shadow import MigrationReplay, _replay_failure
 from lumiku_ops.prisma import engine
 from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations
 from lumiku_ops.prisma.models import prisma_models, schema_of

@@ -93,7 +93,7 @@ def _options_digest(project: Project, metadata: MetaData) -> hashlib._Hash:
     """What a comparison's result depends on besides the database: the models' DDL, the
     exclusions, the hooks (names and source) and the switches."""
     from lumiku_ops.db.models_ddl import pristine
-    from lumiku_ops.migrate.shadow import models_fingerprint
+    from lumiku_ops.migrate.models_catalog import models_fingerprint
 
     # What the models' module declared: a process that loads the revisions again (a test
     # run, a kernel) may have them attach their objects to the shared tables once more.

@@ -12,13 +12,12 @@ same listing, and any change, even one byte, loads Alembic's view again.
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lumiku_ops.migrate.cache_files import load, store
 from lumiku_ops.migrate.revisions import RevisionInfo, list_revisions
 from lumiku_ops.migrate.scripts import script_directory, version_locations
 from lumiku_ops.project import Project
@@ -117,27 +116,14 @@ def history_listing(project: Project, cache_dir: Path) -> Listing:
     key = f"listing-{files_digest(project)}"
     known = _memory.get(key)
     if known is None:
-        try:
-            known = Listing.from_json(json.loads((cache_dir / f"{key}.json").read_text()))
-        except (OSError, ValueError):
-            known = None
+        known = Listing.from_json(load(cache_dir / f"{key}.json"))
     if known is None:
         scripts = script_directory(project)
         revisions = list_revisions(scripts)
         known = Listing(revisions, sorted(scripts.get_heads()), history_keys(project, revisions))
-        _store(cache_dir / f"{key}.json", known.to_json())
+        store(cache_dir / f"{key}.json", known.to_json())
     _memory[key] = known
     return Listing(list(known.revisions), list(known.heads), list(known.keys))
-
-
-def _store(path: Path, data: dict[str, Any]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
-        temporary.write_text(json.dumps(data))
-        temporary.replace(path)  # atomic: a concurrent reader never sees half a file
-    except OSError:
-        pass  # the cache is an optimisation; a read-only disk only costs time
 
 
 def history_keys(project: Project, revisions: list[RevisionInfo]) -> list[str]:

@@ -12,41 +12,35 @@ files' content (and the models' DDL), so a second diagnosis costs a file read.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import uuid
-import weakref
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, MetaData, Table, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import Connection, text
 
 from lumiku_ops.db import templates
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
-from lumiku_ops.db.models_ddl import create_models, pristine
 from lumiku_ops.db.scratch import (
     TemplateUnavailable,
     embedded_shadow_url,
     scratch_server_url,
     shadow_database,
 )
-from lumiku_ops.errors import LumikuOpsError, ShadowReplayError, database_reason
+from lumiku_ops.errors import LumikuOpsError, ShadowReplayError
 from lumiku_ops.migrate import runner
+from lumiku_ops.migrate.cache_files import cache_folder, load, store
 from lumiku_ops.migrate.listing import Listing, history_listing
+from lumiku_ops.migrate.models_catalog import ModelsCatalog, model_catalog
 from lumiku_ops.migrate.revisions import required_extensions
 from lumiku_ops.project import Project
 from lumiku_ops.project_code import describe_exit
 from lumiku_ops.redaction import mask_url, redact
-from lumiku_ops.settings import Settings, user_cache_dir
+from lumiku_ops.settings import Settings
 
 _memory: dict[str, Any] = {}
-# The same for the models' catalog (2: the catalog and what PostgreSQL refused).
-_MODELS_FORMAT = 2
 # Copying a template costs about as much as replaying a few small revisions (two copies per
 # run: restore and keep); below this many revisions a replay from scratch is as fast.
 _TEMPLATE_WORTH = 8
@@ -56,18 +50,6 @@ _MISSING_EXTENSION = re.compile(
     r'extension "(?P<a>[^"]+)" is not available'
     r'|extension control file "[^"]*/(?P<b>[^"/]+)\.control"'
 )
-
-
-class ModelsCatalog(dict[str, dict[str, Any]]):
-    """The models' ``TableCatalog``, and what of the models PostgreSQL refused to create.
-
-    ``refused`` holds one ``Refusal.to_dict()`` per object left out (a foreign key to a
-    column with no unique constraint, say): the catalog is what remains.
-    """
-
-    def __init__(self, catalog: TableCatalog, refused: list[dict[str, Any]]) -> None:
-        super().__init__(catalog)
-        self.refused = refused
 
 
 @dataclass
@@ -108,28 +90,6 @@ class MigrationReplay:
             "catalogs": self.catalogs,
             "extensions": self.extensions,
         }
-
-
-def _cache_dir(cache_dir: Path | None) -> Path:
-    return cache_dir or user_cache_dir()
-
-
-def _load(path: Path) -> dict[str, Any] | None:
-    try:
-        loaded: dict[str, Any] = json.loads(path.read_text())
-        return loaded
-    except (OSError, ValueError):
-        return None
-
-
-def _store(path: Path, data: dict[str, Any]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
-        temporary.write_text(json.dumps(data))
-        temporary.replace(path)  # atomic: a concurrent reader never sees half a file
-    except OSError:
-        pass  # the cache is an optimisation; a read-only disk only costs time
 
 
 def _replay_failure(revision: str, exc: Exception, shadow_url: str | None) -> ShadowReplayError:
@@ -180,7 +140,7 @@ def _extensions(connection: Connection) -> list[str]:
 def _cached_point(key: str, cache_dir: Path | None) -> dict[str, Any] | None:
     if key in _memory:
         return dict(_memory[key])
-    point = _load(_cache_dir(cache_dir) / f"revision-{key}.json")
+    point = load(cache_folder(cache_dir) / f"revision-{key}.json")
     if point is not None and {"catalog", "extensions", "memo"} <= set(point):
         _memory[key] = point
         return dict(point)
@@ -213,7 +173,7 @@ def replay_migrations(
         ShadowReplayError: a revision fails on an empty database (the message names the
             revision, and for a missing extension the extension and the ``shadow_url`` fix).
     """
-    listing = listing or history_listing(project, _cache_dir(cache_dir))
+    listing = listing or history_listing(project, cache_folder(cache_dir))
     revisions, keys = listing.revisions, listing.keys
     order = [info.revision for info in revisions]
     replay = MigrationReplay(fingerprint=keys[-1] if keys else "", order=order, heads=listing.heads)
@@ -277,7 +237,7 @@ def replay_migrations(
         point["extensions"] = extensions
         point["memo"] = runner_memo
         _memory[key_of[revision]] = point
-        _store(_cache_dir(cache_dir) / f"revision-{key_of[revision]}.json", point)
+        store(cache_folder(cache_dir) / f"revision-{key_of[revision]}.json", point)
 
     with stack:
         needed = required_extensions(pending)
@@ -333,7 +293,7 @@ def _store_replay(replay: MigrationReplay, cache_dir: Path | None) -> None:
     whole = {"order": replay.order, "tables": tables, "points": points}
     whole["extensions"] = replay.extensions
     _memory[f"replay-{replay.fingerprint}"] = whole
-    _store(_cache_dir(cache_dir) / f"replay-{replay.fingerprint}.json", whole)
+    store(cache_folder(cache_dir) / f"replay-{replay.fingerprint}.json", whole)
 
 
 def _cached_replay(
@@ -341,7 +301,7 @@ def _cached_replay(
 ) -> tuple[dict[str, TableCatalog], list[str]] | None:
     """The catalogs and extensions ``_store_replay`` kept for the history ``key``."""
     name = f"replay-{key}"
-    whole = _memory.get(name) or _load(_cache_dir(cache_dir) / f"{name}.json")
+    whole = _memory.get(name) or load(cache_folder(cache_dir) / f"{name}.json")
     try:
         if whole is None or whole["order"] != order:
             return None
@@ -355,104 +315,6 @@ def _cached_replay(
         return None
     _memory[name] = whole
     return catalogs, extensions
-
-
-def models_fingerprint(
-    metadata: MetaData, extensions: list[str], tables: list[Table] | None = None
-) -> str:
-    """SHA-256 of the DDL the models (``tables``, default all) would emit on PostgreSQL,
-    and the extensions."""
-    digest = hashlib.sha256(",".join(extensions).encode())
-    for table in metadata.sorted_tables if tables is None else tables:
-        digest.update(_table_ddl(table).encode())
-    return digest.hexdigest()
-
-
-# Compiling a table's DDL costs about a millisecond; a command asks for it several times.
-_ddl: weakref.WeakKeyDictionary[Table, tuple[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
-_dialect: Dialect | None = None
-
-
-def _table_ddl(table: Table) -> str:
-    """``CREATE TABLE`` and ``CREATE INDEX`` of ``table``, as compiled for PostgreSQL,
-    remembered while the table holds the same objects (``pristine`` hides some at times,
-    and a revision module may attach more)."""
-    from sqlalchemy.dialects import postgresql
-    from sqlalchemy.schema import CreateIndex, CreateTable
-
-    parts: list[object] = []
-    for column in table.columns:
-        parts += [column, column.type, column.server_default, column.nullable, column.key]
-    parts += [*table.constraints, *table.indexes, table.comment]
-    signature = tuple(id(part) for part in parts)
-    known = _ddl.get(table)
-    if known is not None and known[0] == signature:
-        return known[1]
-    global _dialect
-    if _dialect is None:  # one for every table: making one costs as much as a compile
-        _dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    dialect = _dialect
-    ddl = [str(CreateTable(table).compile(dialect=dialect))]
-    for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        ddl.append(str(CreateIndex(index).compile(dialect=dialect)))
-    _ddl[table] = (signature, "".join(ddl))
-    return _ddl[table][1]
-
-
-def model_catalog(
-    project: Project,
-    *,
-    extensions: list[str] | None = None,
-    shadow_url: str | None = None,
-    cache_dir: Path | None = None,
-) -> ModelsCatalog:
-    """The catalog the models define, as PostgreSQL itself renders it.
-
-    ``extensions`` (those the revisions create) are created first, so a server default
-    such as ``uuid_generate_v4()`` resolves as it does in the real database. Only what the
-    models' module declared is created (``models_ddl.pristine``: never what a revision
-    module attached to the shared tables), and what PostgreSQL refuses is left out and
-    listed in ``refused`` rather than raised: ``alembic check`` never creates the models,
-    so models that cannot be created whole still get compared.
-    """
-    metadata = project.metadata()
-    wanted = list(extensions or [])
-    with pristine(metadata, project.metadata_as_imported()) as tables:
-        fingerprint = models_fingerprint(metadata, wanted, tables)
-        key = f"models{_MODELS_FORMAT}-{fingerprint}"
-        cached = _memory.get(key) or _load(_cache_dir(cache_dir) / f"{key}.json")
-        if cached is None or {"catalog", "refused"} - set(cached):
-            cached = _create_models(project, metadata, tables, wanted, shadow_url)
-            _store(_cache_dir(cache_dir) / f"{key}.json", cached)
-    _memory[key] = cached
-    return ModelsCatalog(cached["catalog"], list(cached["refused"]))
-
-
-def _create_models(
-    project: Project,
-    metadata: MetaData,
-    tables: list[Table],
-    extensions: list[str],
-    shadow_url: str | None,
-) -> dict[str, Any]:
-    with shadow_database(shadow_url) as connection:
-        try:
-            with connection.begin():
-                for name in extensions:
-                    connection.execute(text(_create_extension(name)))
-                refused = create_models(connection, metadata, tables)
-                catalog = read_model_tables(connection, is_model=project.is_model_object)
-        except (DBAPIError, SQLAlchemyError) as exc:
-            raise ShadowReplayError(
-                f"the models ({project.metadata_ref}) cannot be created on an empty "
-                f"database: {database_reason(exc)}"
-            ) from None
-    return {"catalog": catalog, "refused": [r.to_dict() for r in refused]}
-
-
-def _create_extension(name: str) -> str:
-    quoted = name.replace('"', '""')
-    return f'CREATE EXTENSION IF NOT EXISTS "{quoted}"'
 
 
 def replay_and_models(

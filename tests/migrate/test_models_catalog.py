@@ -34,7 +34,8 @@ from sqlalchemy.schema import CreateTable
 
 from lumiku_ops.db.catalog import read_model_tables
 from lumiku_ops.db.models_ddl import Refusal, create_models, pristine
-from lumiku_ops.migrate import shadow
+from lumiku_ops.history import forget
+from lumiku_ops.migrate import models_catalog
 from lumiku_ops.project import load_project
 from tests.utils.postgres import PostgresServer
 
@@ -208,14 +209,14 @@ def test_the_models_catalog_ignores_what_revision_modules_attach(
     importlib.import_module(f"{package}.revision_like")  # then the replay's revision modules
     assert len(metadata.tables["parents"].constraints) == 3
 
-    shadow._memory.clear()
+    forget()
     cache = tmp_path / "cache"
-    models = shadow.model_catalog(project, shadow_url=pg_server.base_url, cache_dir=cache)
+    models = models_catalog.model_catalog(project, shadow_url=pg_server.base_url, cache_dir=cache)
     assert sorted(models) == ["children", "parents"]
     assert models["parents"]["constraints"]["positive_id"] == "CHECK ((id > 0))"
     assert "children_name_key" in models["children"]["constraints"]
     assert [(r["kind"], r["table"]) for r in models.refused] == [("foreign_key", "children")]
 
-    shadow._memory.clear()  # a new process: the disk cache holds the refusals too
-    again = shadow.model_catalog(project, shadow_url=pg_server.base_url, cache_dir=cache)
+    forget()  # a new process: the disk cache holds the refusals too
+    again = models_catalog.model_catalog(project, shadow_url=pg_server.base_url, cache_dir=cache)
     assert again == models and again.refused == models.refused
