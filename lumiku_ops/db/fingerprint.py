@@ -106,3 +106,27 @@ def agree(target: dict[str, str], reference: dict[str, str], tables: Collection[
     """Whether ``target`` and ``reference`` (``table_digests`` of two databases) agree on
     every one of ``tables``, a table missing from both counting as agreement."""
     return all(target.get(table) == reference.get(table) for table in tables)
+
+
+_EXTRAS = text(
+    """
+    SELECT 'enums', string_agg(quote_ident(t.typname) || ':' || coalesce((
+               SELECT string_agg(quote_literal(e.enumlabel), ',' ORDER BY e.enumsortorder)
+               FROM pg_enum e WHERE e.enumtypid = t.oid), ''), ';' ORDER BY t.typname)
+    FROM pg_type t
+    WHERE t.typtype = 'e'
+      AND t.typnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+    UNION ALL
+    SELECT 'extensions', string_agg(extname, ',' ORDER BY extname) FROM pg_extension
+    """
+)
+
+
+def schema_extras(connection: Connection) -> dict[str, str]:
+    """Digests of what a tool may compare beyond tables: the default schema's enum types
+    with their labels (Prisma's engine diffs enums whether a column uses them or not) and
+    the extensions. Keyed by names no table has (a NUL first)."""
+    found: dict[str, str] = {}
+    for key, value in connection.execute(_EXTRAS):
+        found[f"\0{key}"] = hashlib.sha256(str(value or "").encode()).hexdigest()
+    return found

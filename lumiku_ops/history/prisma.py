@@ -21,6 +21,7 @@ from sqlalchemy import Connection, MetaData, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError
 
 from lumiku_ops.db.catalog import read_model_tables
+from lumiku_ops.db.fingerprint import agree, schema_extras, table_digests
 from lumiku_ops.db.scratch import scratch_url
 from lumiku_ops.errors import (
     MigrationError,
@@ -29,6 +30,7 @@ from lumiku_ops.errors import (
     database_reason,
 )
 from lumiku_ops.history.base import History, Recorded
+from lumiku_ops.migrate.cache_files import load, store
 from lumiku_ops.migrate.comparison import compare_models
 from lumiku_ops.migrate.differences import Difference
 from lumiku_ops.migrate.models_catalog import ModelsCatalog
@@ -36,7 +38,7 @@ from lumiku_ops.migrate.revisions import RevisionInfo
 from lumiku_ops.migrate.shadow import MigrationReplay, _replay_failure
 from lumiku_ops.prisma import engine
 from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations
-from lumiku_ops.prisma.models import prisma_models, schema_of
+from lumiku_ops.prisma.models import prisma_models, schema_digest, schema_of
 from lumiku_ops.prisma.records import state
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ _NOT_PRISMA = frozenset({"modify_comment", "add_table_comment", "remove_table_co
 
 # Bump when what a cached replay point holds changes.
 _CACHE_FORMAT = "prisma-replay-1"
+# Bump when what a cached head comparison holds changes.
+_HEAD_FORMAT = "prisma-head-1"
 _memory: dict[str, dict[str, Any]] = {}
 
 
@@ -208,21 +212,59 @@ class PrismaHistory(History):
             sorted(f"public.{e}" for e in enums if not self.project.is_model_object(str(e))),
         )
 
-    def _head_differences(self) -> list[Difference]:
+    def _head_key(self) -> str:
+        """The head comparison's cache key: the migrations (and exclusions), the schema's
+        content and the engine that compared them."""
+        digest = hashlib.sha256(f"{_HEAD_FORMAT}\0".encode())
+        for part in (
+            self.replay.fingerprint,
+            schema_digest(schema_of(self.project)),
+            engine.engine_identity(),
+        ):
+            digest.update(part.encode() + b"\0")
+        return f"prisma-head-{digest.hexdigest()}"
+
+    @cached_property
+    def _head(self) -> dict[str, Any]:
+        """The head comparison, kept in the cache folder: ``differences``, the engine's SQL
+        and note, and the head's ``table_digests`` and ``schema_extras`` (``tables``)."""
         _ = self.replay  # a migration that cannot replay: one clear error first
+        key = self._head_key()
+        kept = _memory.get(key) or load(self.cache_dir / f"{key}.json")
+        if not (isinstance(kept, dict) and isinstance(kept.get("differences"), list)):
+            kept = self._compare_head()
+            store(self.cache_dir / f"{key}.json", kept)
+        _memory[key] = kept
+        return kept
+
+    def _compare_head(self) -> dict[str, Any]:
         built = prisma_models(self.project, self.shadow_url)
         with self._head_database() as (connection, url):
             for migration in self.migrations:
                 self._run(connection, migration)
             with connection.begin():
                 external = self._external(connection)
+                tables = {**table_digests(connection), **schema_extras(connection)}
             sql = self._engine_plan(url, external)
-            self._engine_sql = sql or ""
-            if sql is not None and not sql.strip():
-                return []  # Prisma's engine finds the head and the schema equal
-            with connection.begin():
-                found = self._compare(connection, built.metadata)
-        return found if sql is None else _with_engine_residue(found, sql)
+            found: list[Difference] = []
+            if sql is None or sql.strip():  # "": Prisma's engine finds them equal
+                with connection.begin():
+                    found = self._compare(connection, built.metadata)
+                if sql is not None:
+                    found = _with_engine_residue(found, sql)
+        return {
+            "differences": [d.to_dict() for d in found],
+            "engine_sql": sql or "",
+            "engine_note": getattr(self, "engine_note", None),
+            "tables": tables,
+        }
+
+    def _head_differences(self) -> list[Difference]:
+        head = self._head
+        self._engine_sql = str(head.get("engine_sql") or "")
+        if head.get("engine_note"):
+            self.engine_note = str(head["engine_note"])
+        return [Difference.from_dict(d) for d in head["differences"]]
 
     def _engine_plan(self, url: str, external: tuple[list[str], list[str]]) -> str | None:
         """The engine's SQL from the database at ``url`` to the schema (it only reads it);
@@ -248,6 +290,15 @@ class PrismaHistory(History):
         catalogs then name what differs. If the engine cannot read the database (a crash
         on an object it cannot model), the catalogs decide alone.
         """
+        if tables is not None and "_head" in self.__dict__:
+            at_head = self._head.get("tables")
+            if isinstance(at_head, dict):
+                # The same tables, enums and extensions as the head: the same answer from
+                # the engine (lumiku_ops.db.fingerprint), without starting it again.
+                here = {**table_digests(connection, tables), **schema_extras(connection)}
+                extras = [name for name in at_head if name.startswith("\0")]
+                if agree(here, at_head, [*tables, *extras]):
+                    return [Difference.from_dict(d) for d in self._head["differences"]]
         found = self._compare(connection, tables=tables)
         url = connection.engine.url.render_as_string(hide_password=False)
         sql = self._engine_plan(url, self._external(connection, keep=tables))

@@ -16,7 +16,9 @@ the caller's empty scratch database (``shadow_url``), which it fills; ``url_to_s
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import unquote
@@ -141,6 +143,18 @@ def _text(path: Path) -> str:
 
 def _filters(external_tables: Iterable[str], external_enums: Iterable[str]) -> dict[str, Any]:
     return {"externalTables": list(external_tables), "externalEnums": list(external_enums)}
+
+
+@cache
+def engine_identity() -> str:
+    """SHA-256 of what decides the engine's answers: the pinned packages (their lock, with
+    integrity hashes) and the driver. A cached answer of the engine is keyed by it."""
+    from lumiku_ops.prisma.driver import DRIVER
+    from lumiku_ops.prisma.install import LOCKFILE
+
+    digest = hashlib.sha256(LOCKFILE.read_bytes())
+    digest.update(DRIVER.read_bytes())
+    return digest.hexdigest()
 
 
 # --- The operations -------------------------------------------------------------------------

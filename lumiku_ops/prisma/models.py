@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.scratch import shadow_database
 from lumiku_ops.errors import ShadowReplayError, database_reason
+from lumiku_ops.migrate.cache_files import cache_folder, load, store
 from lumiku_ops.prisma import engine
 from lumiku_ops.prisma.schema import SchemaFile, read_schema
 
@@ -43,6 +44,11 @@ def schema_of(project: Project) -> list[SchemaFile]:
     return read_schema(project.prisma_schema)
 
 
+def schema_digest(files: list[SchemaFile]) -> str:
+    """SHA-256 of the schema files' names and contents."""
+    return _digest(files)
+
+
 def _digest(files: list[SchemaFile]) -> str:
     digest = hashlib.sha256()
     for item in files:
@@ -61,7 +67,7 @@ def prisma_models(project: Project, shadow_url: str | None = None) -> PrismaMode
     key = _digest(files)
     if key in _built:
         return _built[key]
-    sql = engine.schema_sql(files)
+    sql = _schema_sql(files, key)
     metadata = MetaData()
     with shadow_database(shadow_url or project.shadow_url) as connection:
         try:
@@ -83,6 +89,18 @@ def prisma_models(project: Project, shadow_url: str | None = None) -> PrismaMode
     built = PrismaModels(sql, catalog, metadata)
     _built[key] = built
     return built
+
+
+def _schema_sql(files: list[SchemaFile], key: str) -> str:
+    """The engine's SQL for the schema, kept in the cache folder by the schema's content and
+    the engine's identity: each call of the engine starts Node (most of a second)."""
+    path = cache_folder(None) / f"prisma-schema-sql-{engine.engine_identity()[:16]}-{key}.json"
+    kept = load(path)
+    if isinstance(kept, dict) and isinstance(kept.get("sql"), str):
+        return str(kept["sql"])
+    sql = engine.schema_sql(files)
+    store(path, {"sql": sql})
+    return sql
 
 
 def prisma_metadata(project: Project) -> MetaData:

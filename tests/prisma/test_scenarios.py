@@ -9,6 +9,7 @@ database per test, the commands called in-process (a few through the CLI, for ex
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shlex
 import shutil
@@ -805,7 +806,8 @@ def test_without_node_diagnose_is_one_error_line_saying_to_install_it(
     committed: Path, fresh_db: str, shadow_url: str, tmp_path: Path
 ) -> None:
     """Guards find_node's error reaching the CLI as one ``error:`` line (exit 1), not a
-    traceback or a FileNotFoundError, when the schema engine is needed (the models)."""
+    traceback or a FileNotFoundError, when the schema engine is needed (the models, with
+    nothing cached: a warm diagnose needs no engine)."""
     apply_history(fresh_db)
     result = lumiku(
         "diagnose",
@@ -817,12 +819,29 @@ def test_without_node_diagnose_is_one_error_line_saying_to_install_it(
         shadow_url,
         "--json",
         PATH=str(tmp_path),  # no node on it
+        LUMIKU_CACHE_DIR=str(tmp_path / "cache"),
     )
     assert result.returncode == 1
     assert result.stdout == ""  # --json: nothing but a result, and there is none
     assert "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith("error: Node.js 20 or newer is needed for Prisma projects")
+
+
+def test_a_warm_diagnose_needs_no_node(
+    committed: Path, fresh_db: str, shadow_url: str, tmp_path: Path
+) -> None:
+    """The engine's answers are kept by the schema's and the migrations' content: a second
+    diagnose of the same project gives the same verdict without starting Node (an on-call
+    machine without Node can still read a project diagnosed once)."""
+    apply_history(fresh_db)
+    args = ["diagnose", "--project", str(committed), "--database-url", fresh_db]
+    args += ["--shadow-url", shadow_url, "--json"]
+    first = lumiku(*args)
+    assert first.returncode in (0, 3), first.stderr
+    again = lumiku(*args, PATH=str(tmp_path))  # no node on it
+    assert again.returncode == first.returncode, again.stderr
+    assert json.loads(again.stdout)["verdict"] == json.loads(first.stdout)["verdict"]
 
 
 # --- 13. Configuration errors --------------------------------------------------------------------

@@ -8,14 +8,17 @@ Prisma's engine does diff (`prisma migrate dev` would write `DROP DEFAULT`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lumiku_ops.history import history_for
 from lumiku_ops.migrate.create import create_migration
+from lumiku_ops.prisma import engine
 from lumiku_ops.prisma.engine import schema_sql
 from lumiku_ops.settings import load_settings
 from tests.prisma.conftest import SCHEMA_V1, schema, write_migrations
+from tests.prisma.helpers import connection_to
 from tests.utils.postgres import PostgresServer
 
 pytestmark = pytest.mark.db
@@ -66,3 +69,37 @@ def test_create_writes_a_drop_default_it_is_not_destructive(
     assert 'ALTER COLUMN "email" DROP DEFAULT' in created.sql
     assert created.only_in_revisions == []
     assert created.complete
+
+
+def test_a_target_at_the_head_is_answered_without_starting_the_engine_again(
+    prisma_engine: Path,
+    pg_server: PostgresServer,
+    make_db: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The target's tables, enums and extensions have the head's digests, so the head's
+    answer is the engine's answer; an enum label added by hand (no column changes) and
+    the engine is asked again, and says so."""
+    root = _project(tmp_path / "svc", "")
+    target = make_db()
+    with connection_to(target) as connection:
+        connection.exec_driver_sql(schema_sql(schema(SCHEMA_V1)))
+        connection.commit()
+    settings = load_settings(project_dir=root, shadow_url=pg_server.url_for("postgres"))
+    history = history_for(settings, cache_dir=tmp_path / "cache")
+    assert history.head_differences == []
+    tables = set(history.models) | set(history.replay.head_catalog)
+    asked: list[str] = []
+    real = engine.url_to_schema
+    monkeypatch.setattr(
+        engine, "url_to_schema", lambda *a, **k: asked.append("engine") or real(*a, **k)
+    )
+    with connection_to(target) as connection:
+        assert history.compare_target(connection, tables) == []
+        assert asked == []
+        connection.exec_driver_sql("ALTER TYPE \"Plan\" ADD VALUE 'TEAM'")
+        connection.commit()
+        found = history.compare_target(connection, tables)
+    assert asked == ["engine"]
+    assert found, "the engine plans to drop the label; the comparison must say so"
