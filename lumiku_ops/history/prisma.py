@@ -32,7 +32,7 @@ from lumiku_ops.errors import (
 from lumiku_ops.history.base import History, Recorded
 from lumiku_ops.migrate.cache_files import load, store
 from lumiku_ops.migrate.comparison import compare_models
-from lumiku_ops.migrate.differences import Difference
+from lumiku_ops.migrate.differences import Difference, kept_differences
 from lumiku_ops.migrate.models_catalog import ModelsCatalog
 from lumiku_ops.migrate.revisions import RevisionInfo
 from lumiku_ops.migrate.shadow import MigrationReplay, _replay_failure
@@ -231,7 +231,7 @@ class PrismaHistory(History):
         _ = self.replay  # a migration that cannot replay: one clear error first
         key = self._head_key()
         kept = _memory.get(key) or load(self.cache_dir / f"{key}.json")
-        if not (isinstance(kept, dict) and isinstance(kept.get("differences"), list)):
+        if not (isinstance(kept, dict) and kept_differences(kept.get("differences")) is not None):
             kept = self._compare_head()
             store(self.cache_dir / f"{key}.json", kept)
         _memory[key] = kept

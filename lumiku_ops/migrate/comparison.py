@@ -21,7 +21,7 @@ from sqlalchemy import Connection, MetaData
 from lumiku_ops.db.fingerprint import agree, table_digests
 from lumiku_ops.errors import LumikuOpsError, ShadowReplayError
 from lumiku_ops.migrate import runner
-from lumiku_ops.migrate.differences import Difference, to_differences
+from lumiku_ops.migrate.differences import Difference, kept_differences, to_differences
 from lumiku_ops.migrate.revisions import list_revisions
 from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.project import Project
@@ -145,7 +145,7 @@ def _recall(key: str, cache_dir: Path | None) -> dict[str, Any] | None:
             loaded = json.loads((cache_dir / f"{key}.json").read_text())
         except (OSError, ValueError):
             return None
-        if isinstance(loaded, dict) and isinstance(loaded.get("differences"), list):
+        if isinstance(loaded, dict) and kept_differences(loaded.get("differences")) is not None:
             _memory[key] = loaded
     return _memory.get(key)
 

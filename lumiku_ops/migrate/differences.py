@@ -83,6 +83,17 @@ class Difference:
         return cls(**{**data, "columns": tuple(data.get("columns", ()))})
 
 
+def kept_differences(data: Any) -> list[Difference] | None:
+    """The differences a cache file holds (``to_dict()`` each), or ``None`` when it holds
+    anything else: a damaged or foreign file is a cache miss, never a crash."""
+    if not isinstance(data, list):
+        return None
+    try:
+        return [Difference.from_dict(item) for item in data]
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 def _names(columns: Iterable[Any]) -> tuple[str, ...]:
     return tuple(str(getattr(column, "name", column)) for column in columns)
 

@@ -105,7 +105,7 @@ def model_catalog(
         fingerprint = models_fingerprint(metadata, wanted, tables)
         key = f"models{_MODELS_FORMAT}-{fingerprint}"
         cached = _memory.get(key) or load(cache_folder(cache_dir) / f"{key}.json")
-        if cached is None or {"catalog", "refused"} - set(cached):
+        if not isinstance(cached, dict) or {"catalog", "refused"} - set(cached):
             cached = _create_models(project, metadata, tables, wanted, shadow_url)
             store(cache_folder(cache_dir) / f"{key}.json", cached)
     _memory[key] = cached

@@ -141,7 +141,7 @@ def _cached_point(key: str, cache_dir: Path | None) -> dict[str, Any] | None:
     if key in _memory:
         return dict(_memory[key])
     point = load(cache_folder(cache_dir) / f"revision-{key}.json")
-    if point is not None and {"catalog", "extensions", "memo"} <= set(point):
+    if isinstance(point, dict) and {"catalog", "extensions", "memo"} <= set(point):
         _memory[key] = point
         return dict(point)
     return None
@@ -311,8 +311,8 @@ def _cached_replay(
             for revision, point in zip(order, whole["points"], strict=True)
         }
         extensions = [str(name) for name in whole["extensions"]]
-    except (KeyError, TypeError, ValueError):
-        return None
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None  # a damaged file is a cache miss
     _memory[name] = whole
     return catalogs, extensions
 

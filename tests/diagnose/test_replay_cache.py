@@ -313,3 +313,31 @@ def test_an_unchanged_history_is_listed_without_loading_its_revisions(
     forget()
     with pytest.raises(AssertionError, match="unchanged history"):
         listing.history_listing(load_project(history), cache)
+
+
+@pytest.mark.parametrize(
+    "damage", ["", "[]", '"text"', "42", '{"order": 1}', '{"differences": [1]}', "{"]
+)
+def test_a_damaged_cache_file_is_a_miss_never_a_crash(
+    history: Path, server: PostgresServer, tmp_path: Path, damage: str
+) -> None:
+    """Every file the cache folder holds (listing, replay, revision points, models, head
+    and schema comparisons) overwritten with something else: the same answers again."""
+    from lumiku_ops.history import forget, history_for
+    from lumiku_ops.settings import load_settings
+
+    cache = tmp_path / "cache"
+    settings = load_settings(project_dir=history, shadow_url=server.base_url)
+
+    def answers() -> tuple[Any, ...]:
+        forget()
+        found = history_for(settings, cache_dir=cache)
+        differences = [d.to_dict() for d in found.head_differences]
+        return found.replay.catalogs, dict(found.models), differences, found.heads()
+
+    first = answers()
+    kinds = {path.name.split("-")[0] for path in cache.iterdir()}
+    assert {"listing", "replay", "revision", "models2", "head", "schema"} <= kinds
+    for path in cache.iterdir():
+        path.write_text(damage)
+    assert answers() == first
