@@ -18,7 +18,7 @@ _EXPORTS = {
     "CheckReport": "lumiku_ops.migrate.guard",
     "ConfigError": "lumiku_ops.errors",
     "Diagnosis": "lumiku_ops.diagnose.diagnosis",
-    "LintReport": "lumiku_ops.migrate.plan",
+    "LintReport": "lumiku_ops.migrate.lint",
     "LumikuOpsError": "lumiku_ops.errors",
     "MigrationCreated": "lumiku_ops.migrate.create",
     "MigrationPlan": "lumiku_ops.migrate.plan",
@@ -57,7 +57,7 @@ _EXPORTS = {
     "format_verification": "lumiku_ops.verify.transcript",
     "git_commands": "lumiku_ops.migrate.format",
     "latency_chart": "lumiku_ops.runbooks.steps",
-    "lint_migrations": "lumiku_ops.migrate.plan",
+    "lint_migrations": "lumiku_ops.migrate.lint",
     "load_checks": "lumiku_ops.verify.endpoints",
     "load_settings": "lumiku_ops.settings",
     "mask_url": "lumiku_ops.redaction",
@@ -202,7 +202,8 @@ if TYPE_CHECKING:
         git_commands,
     )
     from lumiku_ops.migrate.guard import CheckReport, check_project
-    from lumiku_ops.migrate.plan import LintReport, MigrationPlan, lint_migrations, plan_migrations
+    from lumiku_ops.migrate.lint import LintReport, lint_migrations
+    from lumiku_ops.migrate.plan import MigrationPlan, plan_migrations
     from lumiku_ops.migrate.status import (
         MigrationStatus,
         SchemaVerification,
