@@ -27,7 +27,7 @@ _EXPORTS = {
     "RunbookRun": "lumiku_ops.runbooks.run",
     "SchemaVerification": "lumiku_ops.migrate.status",
     "Settings": "lumiku_ops.settings",
-    "Verification": "lumiku_ops.verify.endpoints",
+    "Verification": "lumiku_ops.verify.results",
     "apply_migrations": "lumiku_ops.migrate.apply",
     "apply_step": "lumiku_ops.runbooks.steps",
     "check_project": "lumiku_ops.migrate.guard",
@@ -234,11 +234,11 @@ if TYPE_CHECKING:
     from lumiku_ops.settings import Settings, load_settings
     from lumiku_ops.verify.endpoints import (
         Check,
-        Verification,
         default_checks,
         load_checks,
         probe,
         raise_for_failed_checks,
         verify_endpoints,
     )
+    from lumiku_ops.verify.results import Verification
     from lumiku_ops.verify.transcript import format_summary, format_transcript, format_verification
