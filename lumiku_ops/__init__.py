@@ -18,7 +18,7 @@ _EXPORTS = {
     "CheckReport": "lumiku_ops.migrate.guard",
     "ConfigError": "lumiku_ops.errors",
     "Diagnosis": "lumiku_ops.diagnose.diagnosis",
-    "LintReport": "lumiku_ops.migrate.plan",
+    "LintReport": "lumiku_ops.migrate.lint",
     "LumikuOpsError": "lumiku_ops.errors",
     "MigrationCreated": "lumiku_ops.migrate.create",
     "MigrationPlan": "lumiku_ops.migrate.plan",
@@ -27,7 +27,7 @@ _EXPORTS = {
     "RunbookRun": "lumiku_ops.runbooks.run",
     "SchemaVerification": "lumiku_ops.migrate.status",
     "Settings": "lumiku_ops.settings",
-    "Verification": "lumiku_ops.verify.endpoints",
+    "Verification": "lumiku_ops.verify.results",
     "apply_migrations": "lumiku_ops.migrate.apply",
     "apply_step": "lumiku_ops.runbooks.steps",
     "check_project": "lumiku_ops.migrate.guard",
@@ -57,7 +57,7 @@ _EXPORTS = {
     "format_verification": "lumiku_ops.verify.transcript",
     "git_commands": "lumiku_ops.migrate.format",
     "latency_chart": "lumiku_ops.runbooks.steps",
-    "lint_migrations": "lumiku_ops.migrate.plan",
+    "lint_migrations": "lumiku_ops.migrate.lint",
     "load_checks": "lumiku_ops.verify.endpoints",
     "load_settings": "lumiku_ops.settings",
     "mask_url": "lumiku_ops.redaction",
@@ -202,7 +202,8 @@ if TYPE_CHECKING:
         git_commands,
     )
     from lumiku_ops.migrate.guard import CheckReport, check_project
-    from lumiku_ops.migrate.plan import LintReport, MigrationPlan, lint_migrations, plan_migrations
+    from lumiku_ops.migrate.lint import LintReport, lint_migrations
+    from lumiku_ops.migrate.plan import MigrationPlan, plan_migrations
     from lumiku_ops.migrate.status import (
         MigrationStatus,
         SchemaVerification,
@@ -233,11 +234,11 @@ if TYPE_CHECKING:
     from lumiku_ops.settings import Settings, load_settings
     from lumiku_ops.verify.endpoints import (
         Check,
-        Verification,
         default_checks,
         load_checks,
         probe,
         raise_for_failed_checks,
         verify_endpoints,
     )
+    from lumiku_ops.verify.results import Verification
     from lumiku_ops.verify.transcript import format_summary, format_transcript, format_verification

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lumiku_ops.verify.endpoints import CheckResult
+    from lumiku_ops.verify.results import CheckResult
 
 
 class LumikuOpsError(Exception):

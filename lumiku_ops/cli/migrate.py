@@ -23,7 +23,7 @@ from lumiku_ops.settings import Settings, load_settings
 apply_migrations = lazy("lumiku_ops.migrate.apply", "apply_migrations")
 rollback_migrations = lazy("lumiku_ops.migrate.apply", "rollback_migrations")
 create_migration = lazy("lumiku_ops.migrate.create", "create_migration")
-lint_migrations = lazy("lumiku_ops.migrate.plan", "lint_migrations")
+lint_migrations = lazy("lumiku_ops.migrate.lint", "lint_migrations")
 plan_migrations = lazy("lumiku_ops.migrate.plan", "plan_migrations")
 migration_status = lazy("lumiku_ops.migrate.status", "migration_status")
 verify_schema = lazy("lumiku_ops.migrate.status", "verify_schema")

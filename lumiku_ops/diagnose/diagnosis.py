@@ -2,7 +2,8 @@
 
 The evidence is what the seed's debug report gathered by hand: what fails and what works
 over HTTP, which model tables the database has, and what the revision history says. The
-verdict and its precedence are defined in ``verdicts``. Nothing here writes to the
+verdict and its precedence are defined in ``verdicts``, the shape of each piece of evidence
+in ``evidence``, the summary's wording in ``explanation``. Nothing here writes to the
 target: the database is read in one read-only transaction with a statement timeout, and
 the revisions are replayed in a shadow database on a separate, throwaway server.
 """
@@ -12,27 +13,24 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lumiku_ops.db.catalog import TableCatalog
 from lumiku_ops.db.compare import TableDiff
 from lumiku_ops.db.connect import resolve_database_url
 from lumiku_ops.db.reader import DatabaseState, inspect_database, read_only_connection
 from lumiku_ops.diagnose.chain import denied_grants, verdict_chain
+from lumiku_ops.diagnose.evidence import http_findings, migrations_evidence, read_log
+from lumiku_ops.diagnose.explanation import project_flags, summary
 from lumiku_ops.diagnose.schema import SchemaFinding, classify_schema
 from lumiku_ops.diagnose.verdicts import (
     API_UNREACHABLE,
     AUTH_REJECTED,
     DATABASE_UNREACHABLE,
     MIGRATION_FAILED,
-    MIGRATION_NOT_APPLIED,
     MIGRATION_NOT_CREATED,
     PERMISSION_DENIED,
     REVISION_MISMATCH,
-    SCHEMA_DRIFT,
-    SCHEMA_PARTIAL,
     UNKNOWN_SERVER_ERROR,
     Remedy,
     remedy_for,
@@ -49,14 +47,11 @@ from lumiku_ops.logs.linking import (
 )
 from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, check_max_mib, check_readable
 from lumiku_ops.migrate.differences import (
-    Difference,
     collapse,
-    describe,
     describe_change,
     subtract,
     table_diffs,
 )
-from lumiku_ops.migrate.shadow import MigrationReplay
 from lumiku_ops.redaction import redact, url_secrets
 from lumiku_ops.settings import Settings
 from lumiku_ops.verify.endpoints import Exchange, probe
@@ -105,92 +100,6 @@ class Diagnosis:
         }
 
 
-def _http_findings(exchanges: Sequence[Exchange]) -> list[str]:
-    findings = []
-    if any(exchange.status is None for exchange in exchanges):
-        findings.append(API_UNREACHABLE)
-    if any(exchange.status in (401, 403) for exchange in exchanges):
-        findings.append(AUTH_REJECTED)
-    if any(exchange.status is not None and exchange.status >= 500 for exchange in exchanges):
-        findings.append(UNKNOWN_SERVER_ERROR)
-    return findings
-
-
-def _migrations_evidence(
-    history: History,
-    replay: MigrationReplay,
-    models: TableCatalog,
-    db: DatabaseState,
-    head: Sequence[Difference],
-) -> dict[str, Any]:
-    creators = replay.created_by()
-    recorded = db.recorded_revision
-    pending: list[str] = []
-    if recorded is None or recorded in replay.order:
-        start = replay.order.index(recorded) + 1 if recorded else 0
-        pending = replay.order[start:]
-    return {
-        "kind": history.kind,
-        "directory": str(history.directory),
-        "revisions": [info.to_dict() for info in history.revisions()],
-        "heads": replay.heads,
-        "recorded_revision": recorded,
-        "pending": pending,
-        "created_by": {table: creators.get(table) for table in sorted(models)},
-        "uncaptured_by_revisions": [d.describe() for d in collapse(head) if d.models_ahead],
-        # Alembic's differences with the head, one per operation, as `alembic check` lists them.
-        "uncaptured": [d.to_dict() for d in head if d.models_ahead],
-        "only_in_revisions": [d.to_dict() for d in head if not d.models_ahead],
-        "failed": [],
-        "edited": [],
-        # What the models declare and PostgreSQL refuses to create (Refusal.to_dict()).
-        "models_refused": list(getattr(models, "refused", [])),
-        "unknown": [],
-    }
-
-
-def _summary(
-    verdict: str,
-    affected: list[str],
-    schema: SchemaFinding | None,
-    recorded: Recorded | None = None,
-) -> str:
-    if verdict == REVISION_MISMATCH and recorded is not None and recorded.unknown:
-        return (
-            "The database records migrations the migrations folder does not have: "
-            f"{', '.join(recorded.unknown)}; nothing can be applied until that is resolved."
-        )
-    tables = ", ".join(affected) if affected else "none"
-    matching = schema.matching if schema else None
-    objects = describe(schema.objects) if schema and schema.objects else tables
-    text = {
-        DATABASE_UNREACHABLE: "The database did not answer; the schema could not be checked.",
-        MIGRATION_FAILED: "A migration failed on this database and blocks every later one.",
-        MIGRATION_NOT_CREATED: f"The models define what no revision creates: {objects}.",
-        REVISION_MISMATCH: "The version table does not describe the schema "
-        f"(the tables match revision {matching or 'none'}); affected: {tables}.",
-        MIGRATION_NOT_APPLIED: f"A revision creates {objects}, but this database is behind.",
-        SCHEMA_PARTIAL: f"Some model tables are missing, matching no revision: {tables}.",
-        SCHEMA_DRIFT: f"The database differs from the models and from every revision: {objects}.",
-        PERMISSION_DENIED: f"The schema is healthy, but the service's role is denied: {tables}.",
-        API_UNREACHABLE: "The schema is healthy, but the service did not answer.",
-        AUTH_REJECTED: "The schema is healthy, but the service refused the token.",
-        UNKNOWN_SERVER_ERROR: "The schema is healthy, yet endpoints answer 5xx.",
-    }.get(verdict, "The schema matches the models and every endpoint answered.")
-    if verdict == MIGRATION_NOT_APPLIED and not affected and not (schema and schema.objects):
-        text = "Revisions are pending for this database; they change no model table."
-    if schema is not None and verdict == schema.verdict:
-        if schema.residual:
-            text += f" Still different from {matching}: {'; '.join(schema.residual)}."
-        if schema.minor:
-            s = "these differences" if len(schema.objects) > 1 else "this difference"
-            text += f" No query fails because of {s}."
-        for other in schema.also:
-            if other.verdict:
-                text += f" Besides: {_summary(other.verdict, other.affected, other)}"
-    return text
-
-
 def diagnose(
     settings: Settings,
     *,
@@ -230,7 +139,7 @@ def diagnose(
     exchanges = [
         probe(settings.api_url, "GET", path, settings.token, timeout_s=5.0) for path in paths
     ]
-    findings = _http_findings(exchanges)
+    findings = http_findings(exchanges)
     history = history_for(settings, cache_dir=cache_dir)
     try:
         replay, models = history.replay, history.models
@@ -275,7 +184,7 @@ def diagnose(
         # Models ahead only by objects no query fails on: a finding under the verdict.
         findings.append(MIGRATION_NOT_CREATED)
         minor.add(MIGRATION_NOT_CREATED)
-    migrations = _migrations_evidence(history, replay, models, db, head)
+    migrations = migrations_evidence(history, replay, models, db, head)
     if recorded is not None:
         migrations["failed"], migrations["edited"] = recorded.failed, recorded.edited
         migrations["unknown"] = recorded.unknown
@@ -285,7 +194,7 @@ def diagnose(
             # Prisma: rows for migrations the folder lacks. Every apply refuses until they
             # are resolved, whatever the tables look like.
             findings.insert(0, REVISION_MISMATCH)
-    log = _read_log(log_files, max_bytes, since_s)
+    log = read_log(log_files, max_bytes, since_s)
     if log is not None:
         events, log.lines_read = read_log_events(
             log_files, max_bytes=log.max_bytes, since=log.since
@@ -316,7 +225,7 @@ def diagnose(
         remedy=remedy_for(
             verdict,
             affected=sorted(affected),
-            migrations_flag=_project_flags(settings),
+            migrations_flag=project_flags(settings),
             matching_revision=matching,
             grants=denials.grants,
             owner_only=denials.owner_only,
@@ -330,7 +239,7 @@ def diagnose(
             unknown=recorded.unknown if recorded else (),
         ),
         findings=findings,
-        summary=_summary(verdict, sorted(affected), schema, recorded),
+        summary=summary(verdict, sorted(affected), schema, recorded),
         http=exchanges,
         database=db,
         table_diffs=diagnosis_tables,
@@ -368,12 +277,12 @@ def _failed_before_replay(
         remedy=remedy_for(
             MIGRATION_FAILED,
             affected=[],
-            migrations_flag=_project_flags(settings),
+            migrations_flag=project_flags(settings),
             kind=history.kind,
             failed=recorded.failed,
         ),
         findings=[MIGRATION_FAILED, *(f for f in findings if f != UNKNOWN_SERVER_ERROR)],
-        summary=f"{_summary(MIGRATION_FAILED, [], None)} It fails on an empty database too, "
+        summary=f"{summary(MIGRATION_FAILED, [], None)} It fails on an empty database too, "
         f"so the schema was not compared: {reason}",
         http=exchanges,
         migrations={
@@ -389,25 +298,3 @@ def _failed_before_replay(
         },
         duration_ms=(time.perf_counter() - started) * 1000,
     )
-
-
-def _read_log(
-    log_files: Sequence[str], max_bytes: int, since_s: float | None
-) -> LogEvidence | None:
-    if not log_files:
-        return None
-    now = datetime.now(UTC)
-    since = None
-    if since_s and since_s < (now - datetime.min.replace(tzinfo=UTC)).total_seconds():
-        since = now - timedelta(seconds=since_s)  # longer ago than year 1: no bound at all
-    return LogEvidence(sources=list(log_files), max_bytes=max_bytes, since=since)
-
-
-def _project_flags(settings: Settings) -> str:
-    """The flags a remedy's commands need to reach the same project and migrations."""
-    flags = ""
-    if settings.project_dir != Path.cwd().resolve():
-        flags += f" --project {settings.project_dir}"
-    if settings.migrations_override is not None:
-        flags += f" --migrations {settings.migrations_override}"
-    return flags

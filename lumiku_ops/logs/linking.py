@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import MetaData
 
 from lumiku_ops.db.catalog import TableCatalog
-from lumiku_ops.logs.parsers import SQLSTATE_NAMES, LogEvent, LogParser
+from lumiku_ops.logs.messages import SQLSTATE_NAMES
+from lumiku_ops.logs.parsers import LogEvent, LogParser
 from lumiku_ops.logs.reader import DEFAULT_MAX_MIB, MIB, read_lines
 from lumiku_ops.migrate.shadow import MigrationReplay
 from lumiku_ops.redaction import redact

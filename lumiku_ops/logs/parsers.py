@@ -7,7 +7,7 @@ column), in plain text or in a JSON logger's ``err`` object.
 The service logs a 500 as two JSON records sharing a request id: ``unhandled error``
 (``sqlstate``, the traceback in ``exc_info``) and ``request`` (``status``). They are merged
 by request id. PostgreSQL's messages name the object in a fixed shape per SQLSTATE, which
-is how a message without a SQLSTATE (a plain-text log) still gets one.
+is how a message without a SQLSTATE (a plain-text log) still gets one (see ``messages``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lumiku_ops.logs.messages import PRISMA_CODES, match_message
 from lumiku_ops.redaction import redact
 
 MAX_EVENTS = 1000  # the newest; a log with more distinct failing requests repeats itself
@@ -33,50 +34,6 @@ _MASK_MARGIN = 8 * 1024
 # followed by something that can fail is possessive (``++``, ``*+``) and never spans what
 # starts another match, so an unanchored search does not rescan the rest of the line from
 # every offset. tests/logs/test_linear_patterns.py runs each one on crafted 1 MiB lines.
-
-# SQLSTATE -> the message shapes that name its object (PostgreSQL 12-17 wording).
-MESSAGES: dict[str, list[re.Pattern[str]]] = {
-    # 'column "c" of relation "t" does not exist' is 42703, not a missing relation.
-    "42P01": [
-        re.compile(r'(?<!of )relation "(?P<object>[^"]++)" does not exist'),
-        # Prisma's P2021 (its query engine checks the table before PostgreSQL can say so).
-        re.compile(r"The table `(?P<object>[^`]++)` does not exist in the current database"),
-    ],
-    "42703": [
-        # Prisma's P2022: `table.column` or `schema.table.column`.
-        re.compile(
-            r"The column `(?:[^`.]++\.)?(?P<table>[^`.]++)\.(?P<column>[^`]++)` does not exist"
-            r" in the current database"
-        ),
-        re.compile(r"The column `(?P<column>[^`]++)` does not exist in the current database"),
-        re.compile(r'column "(?P<column>[^"]++)" of relation "(?P<table>[^"]++)" does not exist'),
-        re.compile(r'column "?(?P<table>[^".\s]++)\.(?P<column>[^"\s]++)"? does not exist'),
-        re.compile(r'column "(?P<column>[^"]++)" does not exist'),
-    ],
-    "42501": [
-        re.compile(
-            r"permission denied for (?P<kind>table|relation|view|sequence|schema|function)"
-            r' "?(?P<object>[^"\s]++)"?'
-        ),
-        # What PostgreSQL says to a DROP or an ALTER by a role that does not own the table.
-        re.compile(
-            r'must be owner of (?P<kind>table|relation|view|sequence) "?(?P<object>[^"\s]++)"?'
-        ),
-    ],
-    "3F000": [re.compile(r'schema "(?P<object>[^"]++)" does not exist')],
-    # The arguments stop at the next "(": PostgreSQL prints argument types without a typmod,
-    # and "function f(((..." no longer rescans the rest of the line from every "(".
-    "42883": [
-        re.compile(r"(?P<kind>function|operator) (?P<object>[^\s(]++\([^()]*+\)) does not exist")
-    ],
-}
-SQLSTATE_NAMES = {
-    "42P01": "undefined_table",
-    "42703": "undefined_column",
-    "42501": "insufficient_privilege",
-    "3F000": "invalid_schema_name",
-    "42883": "undefined_function",
-}
 _DRIVER_LINE = re.compile(r"psycopg2?\.errors\.\w++: (?P<message>[^\n]++)")
 _SQL = re.compile(r"\[SQL: (?P<sql>[^\]]{0,2000})")
 _PG_PREFIX = re.compile(
@@ -102,8 +59,6 @@ _JSON_HINTS = (
     '"code":"P',
     '"code": "P',
 )
-# Prisma's error codes, as the SQLSTATE PostgreSQL would have given for the same mistake.
-PRISMA_CODES = {"P2021": "42P01", "P2022": "42703"}
 _TEXT_HINTS = ("ERROR", "FATAL", "does not exist", "permission denied", "STATEMENT:")
 
 
@@ -136,17 +91,6 @@ class LogEvent:
             return None
         words = self.statement.strip().split(None, 1)
         return words[0].upper() if words else None
-
-
-def match_message(message: str, sqlstate: str | None = None) -> tuple[str | None, dict[str, str]]:
-    """The SQLSTATE (given, or inferred from the wording) and the objects the message names."""
-    states = [sqlstate] if sqlstate in MESSAGES else list(MESSAGES)
-    for state in states:
-        for pattern in MESSAGES[state or ""]:
-            found = pattern.search(message)
-            if found:
-                return state, {k: v for k, v in found.groupdict().items() if v}
-    return sqlstate, {}
 
 
 def parse_time(text: str | None, tz: str | None = None) -> datetime | None:

@@ -37,6 +37,7 @@ from lumiku_ops.migrate.lock import (
     release_migration_lock,
 )
 from lumiku_ops.migrate.plan import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S
+from lumiku_ops.migrate.progress import Progress
 from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.segments import split_into_segments
 from lumiku_ops.migrate.transactions import (
@@ -214,7 +215,7 @@ def apply_alembic(
         pending = [s.revision for s in scripts.iterate_revisions(upper, current)]
         return list(reversed(pending)), upper
 
-    def move(connection: Connection, destination: str, progress: runner.Progress) -> None:
+    def move(connection: Connection, destination: str, progress: Progress) -> None:
         runner.upgrade(project, connection, destination, progress=progress)
 
     return _run(
@@ -277,7 +278,7 @@ def rollback_alembic(
         undone = [s.revision for s in scripts.iterate_revisions(current, destination)]
         return undone, destination
 
-    def move(connection: Connection, destination: str, progress: runner.Progress) -> None:
+    def move(connection: Connection, destination: str, progress: Progress) -> None:
         runner.downgrade(project, connection, destination, progress=progress)
 
     return _run(

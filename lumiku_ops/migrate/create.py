@@ -26,6 +26,7 @@ from lumiku_ops.db.scratch import scratch_server_url, shadow_database
 from lumiku_ops.errors import MigrationError, NothingToCreateError
 from lumiku_ops.history import history_for
 from lumiku_ops.migrate import runner
+from lumiku_ops.migrate.autogenerate import autogenerate_revision
 from lumiku_ops.migrate.differences import (
     Difference,
     describe_change,
@@ -221,7 +222,7 @@ def create_alembic(
         runner.upgrade(project, connection, "heads")
         # Alembic's post-write hooks print progress straight to stdout; keep --json clean.
         with connection.begin(), contextlib.redirect_stdout(io.StringIO()):
-            written = runner.autogenerate_revision(
+            written = autogenerate_revision(
                 project,
                 connection,
                 message=message,

@@ -6,7 +6,8 @@ from lumiku_ops.escaping import escape_control
 from lumiku_ops.migrate.apply import ApplyResult
 from lumiku_ops.migrate.create import MigrationCreated
 from lumiku_ops.migrate.guard import CheckReport
-from lumiku_ops.migrate.plan import LintReport, MigrationPlan
+from lumiku_ops.migrate.lint import LintReport
+from lumiku_ops.migrate.plan import MigrationPlan
 from lumiku_ops.migrate.status import MigrationStatus, SchemaVerification
 
 OK, FAIL = "✓", "✗"

@@ -34,6 +34,7 @@ from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.cache_files import cache_folder, load, store
 from lumiku_ops.migrate.listing import Listing, history_listing
 from lumiku_ops.migrate.models_catalog import ModelsCatalog, model_catalog
+from lumiku_ops.migrate.progress import Progress
 from lumiku_ops.migrate.revisions import required_extensions
 from lumiku_ops.project import Project
 from lumiku_ops.project_code import describe_exit
@@ -242,7 +243,7 @@ def replay_migrations(
     with stack:
         needed = required_extensions(pending)
         _refuse_missing_extensions(connection, needed, shadow_url)
-        progress = runner.Progress()
+        progress = Progress()
         try:
             runner.replay(
                 project,

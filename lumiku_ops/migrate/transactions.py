@@ -19,8 +19,8 @@ from lumiku_ops.db.catalog import TableCatalog, read_model_tables
 from lumiku_ops.db.reader import read_recorded_revision
 from lumiku_ops.durations import postgres_interval
 from lumiku_ops.errors import MigrationError, database_reason, sqlstate
-from lumiku_ops.migrate import runner
 from lumiku_ops.migrate.audit import write_audit
+from lumiku_ops.migrate.progress import Progress
 from lumiku_ops.migrate.scripts import script_directory
 from lumiku_ops.migrate.segments import Segment, describe_script
 from lumiku_ops.settings import Settings
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from lumiku_ops.migrate.apply import ApplyResult
 
 # Moves the database to a destination revision ("base" for none), reporting progress.
-Move = Callable[[Connection, str, runner.Progress], None]
+Move = Callable[[Connection, str, Progress], None]
 
 
 def explain(exc: DBAPIError, lock_timeout_s: float, statement_timeout_s: float) -> str:
@@ -109,7 +109,7 @@ class RangeRun:
 
     def _in_one_transaction(self) -> None:
         connection, result = self.connection, self.result
-        progress = runner.Progress()
+        progress = Progress()
         connection.begin()
         try:
             self._set_local_timeouts()
@@ -132,7 +132,7 @@ class RangeRun:
         with connection.begin():
             before = self._catalog()
         for segment in segments:
-            progress = runner.Progress()
+            progress = Progress()
             try:
                 if segment.autocommit:
                     # Alembic begins and commits around the block itself, so SET LOCAL has no
@@ -191,7 +191,7 @@ class RangeRun:
         )
 
     def _fail(
-        self, exc: BaseException, progress: runner.Progress, *, reached: str | None = None
+        self, exc: BaseException, progress: Progress, *, reached: str | None = None
     ) -> NoReturn:
         """Roll back, audit (real runs), and raise the one-line error naming the revision."""
         roll_back(self.connection)

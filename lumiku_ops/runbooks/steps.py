@@ -21,7 +21,8 @@ from lumiku_ops.migrate.apply import ApplyResult, apply_migrations
 from lumiku_ops.migrate.confirm import runbook_dry_run
 from lumiku_ops.redaction import mask_url, redact
 from lumiku_ops.settings import Settings, load_settings
-from lumiku_ops.verify.endpoints import Check, Exchange, Verification, load_checks, probe
+from lumiku_ops.verify.endpoints import Check, Exchange, load_checks, probe
+from lumiku_ops.verify.results import Verification
 
 if TYPE_CHECKING:
     from lumiku_ops.diagnose.diagnosis import Diagnosis

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 from lumiku_ops.escaping import escape_control
 from lumiku_ops.redaction import redact
-from lumiku_ops.verify.endpoints import CheckResult, Verification
+from lumiku_ops.verify.results import CheckResult, Verification
 
 BODY_LIMIT = 512
 RULE = "-" * 80

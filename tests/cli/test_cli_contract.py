@@ -93,7 +93,8 @@ def test_rollback_passes_its_target(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_lint_passes_allow_destructive_and_range(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lumiku_ops.migrate.plan import LintReport, MigrationPlan
+    from lumiku_ops.migrate.lint import LintReport
+    from lumiku_ops.migrate.plan import MigrationPlan
 
     recorder = Recorder(LintReport(plan=MigrationPlan(None, "head", [], "")))
     monkeypatch.setattr(migrate_cli, "lint_migrations", recorder)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from lumiku_ops.errors import ConfigError
-from lumiku_ops.logs.parsers import LogParser, match_message
+from lumiku_ops.logs.messages import match_message
+from lumiku_ops.logs.parsers import LogParser
 from lumiku_ops.logs.reader import MAX_LINE_BYTES, MIB, read_lines
 from tests.utils.cli import lumiku
 

@@ -12,7 +12,8 @@ from sqlalchemy.dialects import postgresql
 
 from lumiku_ops.errors import NothingToCreateError
 from lumiku_ops.migrate.create import create_migration
-from lumiku_ops.migrate.plan import lint_migrations, plan_migrations
+from lumiku_ops.migrate.lint import lint_migrations
+from lumiku_ops.migrate.plan import plan_migrations
 from lumiku_ops.migrate.shadow import replay_migrations
 from lumiku_ops.settings import load_settings
 from tests.utils.cli import lumiku

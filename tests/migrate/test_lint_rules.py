@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lumiku_ops.migrate.plan import destructive_statements, lint_migrations
+from lumiku_ops.migrate.lint import destructive_statements, lint_migrations
 from lumiku_ops.settings import load_settings
 from tests.utils.cli import lumiku
 from tests.utils.migrations import add_revision, scratch

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lumiku_ops.migrate.plan import destructive_statements, widening_judge
+from lumiku_ops.migrate.lint import destructive_statements, widening_judge
 
 CATALOG = {
     "runs": {"columns": [{"name": "status", "type": "character varying(20)"}]},

@@ -5,8 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from lumiku_ops.verify.endpoints import Check, CheckResult, Exchange, Verification
+from lumiku_ops.verify.endpoints import Check, Exchange
 from lumiku_ops.verify.probe import curl_command, mask_headers
+from lumiku_ops.verify.results import CheckResult, Verification
 from lumiku_ops.verify.transcript import (
     format_junit,
     format_summary,
