@@ -79,13 +79,22 @@ def _summary(incident: IncidentFolder) -> list[str]:
         f"- **Problem:** {len(failing)} endpoint(s) answered 5xx: " + _paths(failing, "none"),
         f"- **Root cause:** {code_span(diagnosis.get('verdict', 'not diagnosed'))}: "
         + escape_markdown_keeping_code(diagnosis.get("summary", "runbook 01 did not run.")),
-        f"- **Impact:** {_paths(failing, 'nothing')} unusable; "
-        f"{_paths(working, 'nothing')} kept working.",
+        f"- **Impact:** {_paths(failing, 'nothing')} unusable; {_kept_working(working, before)}",
         f"- **Time to fix:** {took}, from the first runbook ({_at(started)}) "
         f"to the last ({_at(ended)}).",
         f"- **Status:** {'fixed and verified' if fixed else 'NOT verified as fixed'}.",
         "",
     ]
+
+
+def _kept_working(working: list[str], probed: dict[str, Any]) -> str:
+    """What kept working, without claiming more than was probed: when every endpoint
+    runbook 01 probed failed, nothing is known of the others."""
+    if working:
+        return f"{_paths(working, 'nothing')} kept working."
+    if probed:
+        return "no other endpoint was probed, so whether the rest kept working is unknown."
+    return "no endpoint was probed."
 
 
 def _worked_and_failed(incident: IncidentFolder) -> list[str]:

@@ -40,6 +40,7 @@ def test_demo_replays_and_fixes_the_incident(tmp_path: Path) -> None:
     assert incident.startswith("# Incident report: MIGRATION_NOT_CREATED\n")
     assert "- revision `0002` (after `0001`)" in incident
     assert "- **Status:** fixed and verified." in incident
+    assert "unusable; `/api/apps`, `/api/credits/balance` kept working." in incident
     for path in ("subscription", "jobs", "stats"):
         assert f"| `GET /api/background-remover/{path}` | 500 | 200 |" in incident
     assert "| `GET /api/apps` | 200 | not checked |" in incident

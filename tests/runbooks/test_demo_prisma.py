@@ -103,6 +103,8 @@ def test_the_prisma_demo_replays_and_fixes_the_seeds_incident(tmp_path: Path) ->
     assert incident.startswith("# Incident report: MIGRATION_NOT_CREATED\n")
     assert f"`{created}` (after `20251018_add_user_settings`)" in incident
     assert "- **Status:** fixed and verified." in incident
+    # Runbook 01 probed only the three failing endpoints: nothing is claimed of the rest.
+    assert "unusable; no other endpoint was probed" in incident
     for path in ENDPOINTS:
         assert f"| `GET /api/background-remover/{path}` | 500 | 200 |" in incident
     assert jwt_secret not in incident and "eyJ" not in incident
