@@ -21,6 +21,7 @@ from typing import Any
 
 from lumiku_ops.errors import LumikuOpsError
 from lumiku_ops.migrate.plan import MigrationPlan, plan_migrations
+from lumiku_ops.migrate.sql_text import executed_text, statement_lines
 from lumiku_ops.settings import Settings
 
 # Statements that lose data; the version table's own bookkeeping is not a loss.
@@ -135,11 +136,13 @@ def destructive_statements(
     ``widening`` says whether a type change only widens its column (then it is no finding).
     """
     findings = []
+    # Only what runs: a DELETE in a comment, a string or a function's body loses nothing.
+    executed = executed_text(sql)
     for pattern, label in DESTRUCTIVE:
-        for match in pattern.finditer(sql):
-            line = sql.count("\n", 0, match.start()) + 1
-            start = sql.rfind(";", 0, match.start()) + 1
-            end = sql.find(";", match.end() - 1)
+        for match in pattern.finditer(executed):
+            line = executed.count("\n", 0, match.start()) + 1
+            start = executed.rfind(";", 0, match.start()) + 1
+            end = executed.find(";", match.end() - 1)
             statement = " ".join(sql[start : end if end >= 0 else None].split())
             if label.startswith("type change") and widening and widening(statement + ";"):
                 continue
@@ -153,7 +156,7 @@ def destructive_statements(
                     line,
                 )
             )
-    findings += _transaction_breaks(sql, allowed=allowed)
+    findings += _transaction_breaks(executed, allowed=allowed)
     return sorted(findings, key=lambda f: f.line or 0)
 
 
@@ -242,7 +245,22 @@ def lint_migrations(
     report = LintReport(plan=plan, allow_destructive=allow_destructive)
     if plan.sql:
         judge = _widening_from_history(settings, plan)
-        report.findings = squawk_findings(plan.sql) + destructive_statements(
+        bookkeeping = bookkeeping_lines(plan.sql, plan.version_table)
+        ours = [f for f in squawk_findings(plan.sql) if f.line not in bookkeeping]
+        report.findings = ours + destructive_statements(
             plan.sql, allowed=allow_destructive, widening=judge
         )
     return report
+
+
+def bookkeeping_lines(sql: str, version_table: str) -> set[int]:
+    """The lines of the statements that create or write the version table: the migration
+    tool's bookkeeping, whose style (``VARCHAR(32)``, say) is not the project's to fix."""
+    name = re.compile(
+        rf'(?<![\w$"]){re.escape(version_table)}(?![\w$"])|"{re.escape(version_table)}"'
+    )
+    lines: set[int] = set()
+    for first, last, text in statement_lines(executed_text(sql)):
+        if name.search(text):
+            lines.update(range(first, last + 1))
+    return lines

@@ -26,6 +26,7 @@ from lumiku_ops.errors import (
     database_reason,
     sqlstate,
 )
+from lumiku_ops.migrate.sql_text import DOLLAR_TAG, after_quoted
 from lumiku_ops.prisma.migrations import PrismaMigration
 from lumiku_ops.prisma.records import ensure_migrations_table
 from lumiku_ops.redaction import redact
@@ -204,7 +205,6 @@ def _excerpt(script: str, position: int) -> str:
 # --- Transaction statements inside a script ---------------------------------------------------
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 _ATOMIC = re.compile(r"\s+ATOMIC\b", re.IGNORECASE)
 _ENDS_OR_OPENS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"}
 
@@ -247,10 +247,10 @@ def transaction_control(sql: str) -> list[tuple[int, str]]:
                 else:
                     i += 1
         elif char == "'":
-            i = _after_quoted(sql, i, "'", backslashes=False)
+            i = after_quoted(sql, i, "'", backslashes=False)
         elif char == '"':
-            i = _after_quoted(sql, i, '"', backslashes=False)
-        elif char == "$" and (tag := _DOLLAR_TAG.match(sql, i)):
+            i = after_quoted(sql, i, '"', backslashes=False)
+        elif char == "$" and (tag := DOLLAR_TAG.match(sql, i)):
             end = sql.find(tag.group(), tag.end())
             i = n if end < 0 else end + len(tag.group())
         elif char == ";":
@@ -266,7 +266,7 @@ def transaction_control(sql: str) -> list[tuple[int, str]]:
             word = match.group().upper()
             i = match.end()
             if word == "E" and i < n and sql[i] == "'":
-                i = _after_quoted(sql, i, "'", backslashes=True)  # E'...\'...'
+                i = after_quoted(sql, i, "'", backslashes=True)  # E'...\'...'
                 continue
             if not words:
                 start = match.start()
@@ -283,19 +283,3 @@ def transaction_control(sql: str) -> list[tuple[int, str]]:
     if words:
         close()
     return found
-
-
-def _after_quoted(sql: str, i: int, quote: str, *, backslashes: bool) -> int:
-    """The index just past the quoted text opening at ``i`` (doubled quotes stay inside)."""
-    j = i + 1
-    while j < len(sql):
-        if backslashes and sql[j] == "\\":
-            j += 2
-        elif sql[j] == quote:
-            if sql.startswith(quote * 2, j):
-                j += 2
-            else:
-                return j + 1
-        else:
-            j += 1
-    return len(sql)

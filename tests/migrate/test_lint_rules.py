@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lumiku_ops.migrate.lint import destructive_statements, lint_migrations
+from lumiku_ops.migrate.lint import bookkeeping_lines, destructive_statements, lint_migrations
 from lumiku_ops.settings import load_settings
 from tests.utils.cli import lumiku
 from tests.utils.migrations import add_revision, scratch
@@ -77,3 +77,16 @@ def test_an_offline_plan_over_a_revision_that_reads_rows_is_one_error_line(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: revision 0003 (") and path.name in lines[0]
     assert "cannot be planned offline" in lines[0] and "--dry-run" in lines[0]
+
+
+@pytest.mark.db
+def test_the_reference_history_lints_clean_on_an_empty_database(fresh_db: str) -> None:
+    """Procrastinate's functions DELETE in their bodies, which never run at migration time:
+    before ``executed_text``, five destructive-delete errors failed this lint. And squawk's
+    notes on ``alembic_version``'s own DDL are Alembic's business, not the project's."""
+    report = lint_migrations(load_settings(database_url=fresh_db))
+    assert report.plan.pending == ["0001", "0002"]
+    assert report.errors == [] and report.passed
+    bookkeeping = bookkeeping_lines(report.plan.sql, "alembic_version")
+    assert bookkeeping, "the plan creates alembic_version"
+    assert not [f for f in report.findings if f.line in bookkeeping]
