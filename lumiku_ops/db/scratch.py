@@ -211,13 +211,20 @@ def shadow_database(shadow_url: str | None = None) -> Iterator[Connection]:
     On the server at ``shadow_url`` when given (as Prisma's ``shadowDatabaseUrl``), else on
     the embedded shadow server (``shadow_server``).
     """
-    with scratch_url(shadow_url) as url:
-        engine = create_engine(url, poolclass=pool.NullPool)
-        try:
-            with engine.connect() as connection:
-                yield connection
-        finally:
-            engine.dispose()
+    with scratch_url(shadow_url) as url, connected(url) as connection:
+        yield connection
+
+
+@contextmanager
+def connected(url: str) -> Iterator[Connection]:
+    """One connection to the scratch database at ``url``, its engine disposed afterwards
+    (so nothing holds the database when it is dropped or renamed)."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 @contextmanager

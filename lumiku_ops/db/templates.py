@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection
 
-from lumiku_ops.db.scratch import _admin, scratch_on
+from lumiku_ops.db.scratch import _admin, connected, scratch_on
 
 TEMPLATE_PREFIX = "lumiku_replay_"
 KEEP_TEMPLATES = 6
@@ -57,13 +57,8 @@ def scratch_from_template(shadow_url: str, key: str) -> Iterator[Connection]:
     Raises:
         TemplateUnavailable: another run took the template, or it was dropped meanwhile.
     """
-    with scratch_on(shadow_url, template=template_name(key)) as url:
-        engine = create_engine(url, poolclass=pool.NullPool)
-        try:
-            with engine.connect() as connection:
-                yield connection
-        finally:
-            engine.dispose()
+    with scratch_on(shadow_url, template=template_name(key)) as url, connected(url) as connection:
+        yield connection
 
 
 def keep_as_template(shadow_url: str, connection: Connection, key: str) -> None:

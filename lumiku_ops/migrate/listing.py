@@ -80,6 +80,17 @@ def _config(project: Project) -> bytes:
     ).encode()
 
 
+def _start(project: Project, prefix: str) -> hashlib._Hash:
+    """A digest of ``prefix``, what decides which tables are recorded and how revisions
+    run, and the baseline's file: where both the listing's and the history's keys start."""
+    digest = hashlib.sha256(prefix.encode())
+    digest.update(_config(project))
+    baseline = _baseline_file(project)
+    if baseline is not None:
+        digest.update(baseline.read_bytes())
+    return digest
+
+
 def _files(folder: Path) -> list[Path]:
     return sorted(
         path
@@ -91,11 +102,7 @@ def _files(folder: Path) -> list[Path]:
 def files_digest(project: Project) -> str:
     """SHA-256 of the migration folders (where they are, every file's name and bytes),
     the baseline's file and the configuration ``history_keys`` starts from."""
-    digest = hashlib.sha256(f"listing{_LISTING_FORMAT}\0{CACHE_FORMAT}\0".encode())
-    digest.update(_config(project))
-    baseline = _baseline_file(project)
-    if baseline is not None:
-        digest.update(baseline.read_bytes())
+    digest = _start(project, f"listing{_LISTING_FORMAT}\0{CACHE_FORMAT}\0")
     for folder in _folders(project):
         digest.update(b"\0folder\0" + str(folder.resolve()).encode())
         for path in _files(folder):
@@ -135,16 +142,10 @@ def history_keys(project: Project, revisions: list[RevisionInfo]) -> list[str]:
     only the new one misses the cache; editing a revision changes its key and every later.
     """
     own = {info.path.resolve() for info in revisions}
-    shared = hashlib.sha256(f"{CACHE_FORMAT}\0".encode())
-    shared.update(_config(project))
-    baseline = _baseline_file(project)
-    if baseline is not None:
-        shared.update(baseline.read_bytes())
+    shared = _start(project, f"{CACHE_FORMAT}\0")
     for folder in _folders(project):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path.resolve() in own or "__pycache__" in path.parts:
-                continue
-            if path.suffix in (".pyc", ".tmp"):
+        for path in _files(folder):
+            if path.suffix == ".pyc" or path.resolve() in own:
                 continue
             shared.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     key, keys = shared.hexdigest(), []

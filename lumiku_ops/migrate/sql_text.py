@@ -33,6 +33,19 @@ def after_quoted(sql: str, i: int, quote: str, *, backslashes: bool) -> int:
     return len(sql)
 
 
+def after_comment(sql: str, i: int) -> int:
+    """The index just past the ``/* ... */`` comment opening at ``i`` (they nest)."""
+    depth, j, n = 1, i + 2, len(sql)
+    while j < n and depth:
+        if sql.startswith("/*", j):
+            depth, j = depth + 1, j + 2
+        elif sql.startswith("*/", j):
+            depth, j = depth - 1, j + 2
+        else:
+            j += 1
+    return j
+
+
 def executed_text(sql: str) -> str:
     """``sql`` with comments, string literals and dollar-quoted bodies (but a ``DO``
     block's) replaced by spaces, newlines kept: the same length, the same lines."""
@@ -53,16 +66,9 @@ def executed_text(sql: str) -> str:
             blank(i, end)
             i = end
         elif sql.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if sql.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif sql.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            blank(i, j)
-            i = j
+            end = after_comment(sql, i)
+            blank(i, end)
+            i = end
         elif char == "'":
             end = after_quoted(sql, i, "'", backslashes=False)
             blank(i + 1, end - 1)

@@ -26,7 +26,7 @@ from lumiku_ops.errors import (
     database_reason,
     sqlstate,
 )
-from lumiku_ops.migrate.sql_text import DOLLAR_TAG, after_quoted
+from lumiku_ops.migrate.sql_text import DOLLAR_TAG, after_comment, after_quoted
 from lumiku_ops.prisma.migrations import PrismaMigration
 from lumiku_ops.prisma.records import ensure_migrations_table
 from lumiku_ops.redaction import redact
@@ -238,14 +238,7 @@ def transaction_control(sql: str) -> list[tuple[int, str]]:
             end = sql.find("\n", i)
             i = n if end < 0 else end + 1
         elif sql.startswith("/*", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if sql.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif sql.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
+            i = after_comment(sql, i)
         elif char == "'":
             i = after_quoted(sql, i, "'", backslashes=False)
         elif char == '"':

@@ -9,17 +9,16 @@ is one such difference, made on a copy of the same table.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy import Connection, text
 
 from lumiku_ops.db.fingerprint import agree, table_digests
 from lumiku_ops.history import forget, history_for
 from lumiku_ops.migrate import comparison
 from lumiku_ops.settings import load_settings
-from tests.utils.db import upgrade
+from tests.utils.db import connection_to, upgrade
 
 pytestmark = pytest.mark.db
 
@@ -78,20 +77,9 @@ CHANGES = {
 }
 
 
-@contextmanager
-def connect(url: str) -> Iterator[Connection]:
-    """A session whose transactions the test begins, commits and rolls back itself."""
-    engine = create_engine(url, poolclass=pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def base(fresh_db: str) -> Iterator[Connection]:
-    with connect(fresh_db) as connection:
+    with connection_to(fresh_db) as connection:
         connection.execute(text(BASE))
         connection.commit()
         yield connection
@@ -114,7 +102,7 @@ def test_a_digest_is_the_same_in_another_database_and_names_only_what_exists(
     base: Connection, make_db: Any
 ) -> None:
     other = make_db()
-    with connect(other) as connection:
+    with connection_to(other) as connection:
         connection.execute(text(BASE))
         connection.commit()
         assert table_digests(connection, ["t", "parent", "absent"]) == table_digests(
@@ -154,7 +142,7 @@ def test_a_target_at_the_head_is_answered_with_the_head_comparison(
     head = history.head_differences
     tables = set(history.models) | set(history.replay.head_catalog)
     counted = CountedComparisons(monkeypatch)
-    with connect(fresh_db) as connection:
+    with connection_to(fresh_db) as connection:
         answered = history.compare_target(connection, tables)
         assert counted.calls == 0
         assert [d.to_dict() for d in answered] == [d.to_dict() for d in head]

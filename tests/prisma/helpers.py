@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy import Connection, create_engine, pool
 
 from lumiku_ops.prisma.migrations import PrismaMigration, list_migrations
 from lumiku_ops.prisma.rows import apply_migration
+from tests.utils.db import connection_to
 
 TESTS = Path(__file__).resolve().parent.parent
 PROJECT = TESTS.parent / "examples" / "prisma_seeds"
@@ -33,17 +30,6 @@ SEED_MIGRATION_NAMES = [
     "20251016_p2_performance_indexes",
     "20251018_add_user_settings",
 ]
-
-
-@contextmanager
-def connection_to(url: str) -> Iterator[Connection]:
-    """A connection whose transactions the test begins, commits and rolls back itself."""
-    engine = create_engine(url, poolclass=pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
 
 
 def copy_history(folder: Path) -> Path:

@@ -10,7 +10,8 @@ from lumiku_ops.errors import MigrationLockedError
 from lumiku_ops.migrate.apply import apply_migrations
 from lumiku_ops.prisma.rows import PRISMA_ADVISORY_LOCK_KEY
 from lumiku_ops.settings import load_settings
-from tests.prisma.helpers import PROJECT, connection_to
+from tests.prisma.helpers import PROJECT
+from tests.utils.db import connection_to
 
 pytestmark = pytest.mark.db
 

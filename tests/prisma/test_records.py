@@ -23,10 +23,9 @@ from tests.prisma.helpers import (
     add_migration,
     apply_each,
     apply_history,
-    connection_to,
     copy_history,
 )
-from tests.utils.db import connect
+from tests.utils.db import connect, connection_to
 
 # A migration that defines a function (a $$ body holding ";"), creates a table, then fails.
 FAILING = """\

@@ -52,10 +52,9 @@ from tests.prisma.helpers import (
     SEED_SQL,
     apply_each,
     apply_history,
-    connection_to,
 )
 from tests.utils.cli import as_json, lumiku
-from tests.utils.db import connect
+from tests.utils.db import connect, connection_to
 from tests.utils.postgres import PostgresServer
 
 pytestmark = pytest.mark.usefixtures("prisma_engine")

@@ -33,10 +33,9 @@ from tests.prisma.helpers import (
     add_migration,
     apply_each,
     apply_history,
-    connection_to,
     copy_history,
 )
-from tests.utils.db import connect, upgrade
+from tests.utils.db import connect, connection_to, upgrade
 from tests.utils.factories import user_with_token
 from tests.utils.project import REPO_ROOT
 from tests.utils.service import RunningService

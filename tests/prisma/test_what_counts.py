@@ -18,7 +18,7 @@ from lumiku_ops.prisma import engine
 from lumiku_ops.prisma.engine import schema_sql
 from lumiku_ops.settings import load_settings
 from tests.prisma.conftest import SCHEMA_V1, schema, write_migrations
-from tests.prisma.helpers import connection_to
+from tests.utils.db import connection_to
 from tests.utils.postgres import PostgresServer
 
 pytestmark = pytest.mark.db

@@ -21,6 +21,17 @@ def connect(url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
+@contextmanager
+def connection_to(url: str) -> Iterator[Connection]:
+    """A connection whose transactions the test begins, commits and rolls back itself."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, target: str = "head") -> None:
     runner.upgrade_database(url, REFERENCE, target)
 
