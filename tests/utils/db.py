@@ -13,12 +13,9 @@ from tests.utils.project import REFERENCE
 
 @contextmanager
 def connect(url: str) -> Iterator[Connection]:
-    engine = create_engine(url, poolclass=pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            yield connection
-    finally:
-        engine.dispose()
+    """A connection inside one transaction, committed at the end (rolled back on error)."""
+    with connection_to(url) as connection, connection.begin():
+        yield connection
 
 
 @contextmanager
